@@ -1,0 +1,1 @@
+"""Code every TuneForge service shares: settings, errors, events, artifacts, database, gRPC."""

@@ -1,0 +1,176 @@
+"""Lifecycle events on NATS JetStream: one pydantic type per event, versioned subjects.
+
+A subject is `<prefix>.v1.<service>.<entity>.<event>`, e.g. `tuneforge.v1.training.job.succeeded`.
+The JSON body is the event type's schema (see docs/events.md, generated from `EVENT_TYPES`).
+"""
+
+import json
+import logging
+from typing import Any, ClassVar
+
+import nats
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError
+from pydantic import BaseModel, Field
+
+from services.common.ids import new_id, now
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "v1"
+
+
+class Event(BaseModel):
+    """Fields every event carries."""
+
+    subject_suffix: ClassVar[str]  # e.g. "training.job.succeeded"
+
+    id: str = Field(default_factory=lambda: new_id("evt"), description="Unique event id.")
+    created_at: int = Field(default_factory=now, description="Unix seconds.")
+
+
+class FileEvent(Event):
+    file_id: str = Field(description="The dataset file.")
+    filename: str = Field(description="Name the file was uploaded with.")
+    sha256: str = Field(description="SHA-256 of the uploaded bytes.")
+    num_examples: int = Field(description="Valid training examples in the file.")
+
+
+class DatasetUploaded(FileEvent):
+    subject_suffix = "dataset.file.uploaded"
+
+
+class DatasetDeleted(Event):
+    subject_suffix = "dataset.file.deleted"
+    file_id: str = Field(description="The deleted file.")
+
+
+class JobEvent(Event):
+    job_id: str = Field(description="The fine-tuning job.")
+    model: str = Field(description="Base model being fine-tuned.")
+    status: str = Field(description="Job status after the transition.")
+
+
+class JobQueued(JobEvent):
+    subject_suffix = "training.job.queued"
+
+
+class JobRunning(JobEvent):
+    subject_suffix = "training.job.running"
+
+
+class JobSucceeded(JobEvent):
+    subject_suffix = "training.job.succeeded"
+    fine_tuned_model: str = Field(description="Registered name of the result.")
+
+
+class JobFailed(JobEvent):
+    subject_suffix = "training.job.failed"
+    error: dict[str, Any] = Field(description="code, message and param of the failure.")
+
+
+class JobCancelled(JobEvent):
+    subject_suffix = "training.job.cancelled"
+
+
+class JobMetrics(Event):
+    subject_suffix = "training.job.metrics"
+    job_id: str = Field(description="The fine-tuning job.")
+    step: int = Field(description="Optimizer steps done.")
+    total_steps: int = Field(description="Optimizer steps planned.")
+    epoch: float = Field(description="Fractional epoch.")
+    loss: float = Field(description="Training loss of the last step.")
+    learning_rate: float = Field(description="Learning rate of the last step.")
+
+
+class ModelRegistered(Event):
+    subject_suffix = "registry.model.registered"
+    model: str = Field(description="Registered model name.")
+    kind: str = Field(description="base or fine-tuned.")
+    parent: str = Field(default="", description="Base model of a fine-tuned model.")
+
+
+class DeploymentEvent(Event):
+    deployment_id: str = Field(description="The deployment.")
+    model: str = Field(description="Model it serves.")
+    status: str = Field(description="Deployment status after the transition.")
+
+
+class DeploymentCreated(DeploymentEvent):
+    subject_suffix = "inference.deployment.created"
+
+
+class DeploymentReady(DeploymentEvent):
+    subject_suffix = "inference.deployment.ready"
+
+
+class DeploymentFailed(DeploymentEvent):
+    subject_suffix = "inference.deployment.failed"
+    error: dict[str, Any] = Field(description="code, message and param of the failure.")
+
+
+class DeploymentDeleted(DeploymentEvent):
+    subject_suffix = "inference.deployment.deleted"
+
+
+EVENT_TYPES: list[type[Event]] = [
+    DatasetUploaded, DatasetDeleted,
+    JobQueued, JobRunning, JobSucceeded, JobFailed, JobCancelled, JobMetrics,
+    ModelRegistered,
+    DeploymentCreated, DeploymentReady, DeploymentFailed, DeploymentDeleted,
+]
+
+
+def subject_for(prefix: str, event_type: type[Event]) -> str:
+    return f"{prefix}.{SCHEMA_VERSION}.{event_type.subject_suffix}"
+
+
+class EventBus:
+    """Publishes events to JetStream. Owned by a service's exit stack; `close()` drains."""
+
+    def __init__(self, url: str, stream: str, prefix: str):
+        self.url, self.stream, self.prefix = url, stream, prefix
+        self._nc: nats.NATS | None = None
+        self._js = None
+
+    async def connect(self) -> "EventBus":
+        self._nc = await nats.connect(self.url, name="tuneforge", max_reconnect_attempts=-1)
+        self._js = self._nc.jetstream()
+        await ensure_stream(self._js, self.stream, [f"{self.prefix}.>"])
+        return self
+
+    async def publish(self, event: Event) -> None:
+        subject = subject_for(self.prefix, type(event))
+        payload = event.model_dump_json().encode()
+        # Msg-Id lets JetStream drop a duplicate when a publish is retried.
+        await self._js.publish(subject, payload, headers={"Nats-Msg-Id": event.id})
+        log.debug("published %s", subject)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+
+
+async def ensure_stream(js, name: str, subjects: list[str]) -> None:
+    """Create the stream, or add our subjects to an existing one."""
+    try:
+        info = await js.stream_info(name)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(StreamConfig(name=name, subjects=subjects))
+        except BadRequestError:  # created concurrently by another service
+            pass
+        return
+    missing = [s for s in subjects if s not in (info.config.subjects or [])]
+    if missing:
+        info.config.subjects = list(info.config.subjects or []) + missing
+        await js.update_stream(info.config)
+
+
+def decode(subject: str, data: bytes) -> Event:
+    """Parse a message back into its event type (for consumers and tests)."""
+    suffix = subject.split(".", 2)[2]
+    for t in EVENT_TYPES:
+        if t.subject_suffix == suffix:
+            return t.model_validate(json.loads(data))
+    raise ValueError(f"unknown event subject {subject}")

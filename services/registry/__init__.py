@@ -1,0 +1,1 @@
+"""Model registry service: base models, fine-tuned versions and their artifacts."""
