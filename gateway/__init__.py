@@ -1,0 +1,1 @@
+"""The gateway: TuneForge's only public entry, an OpenAI-compatible REST API over the services."""
