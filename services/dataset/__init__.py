@@ -1,0 +1,1 @@
+"""Dataset service: uploaded chat files, validated and stored content-addressed."""

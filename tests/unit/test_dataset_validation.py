@@ -1,0 +1,225 @@
+"""Validation rules: each problem names its record, field path and what is wrong."""
+
+import json
+
+import pytest
+
+from services.common.errors import TuneForgeError
+from services.dataset.formats import Limits
+from services.dataset.validation import convert
+
+LIMITS = Limits(max_line_bytes=4096, max_array_bytes=64 * 1024)
+GOOD = {"conversations": [{"from": "user", "value": "你好"},
+                          {"from": "assistant", "value": "您好，我是小智。"}]}
+
+
+def refusal(tmp_path, data: bytes | str, limits: Limits = LIMITS) -> str:
+    """The message of the invalid_file error the file gets."""
+    src, out = tmp_path / "upload", tmp_path / "canonical.jsonl"
+    src.write_bytes(data.encode() if isinstance(data, str) else data)
+    with pytest.raises(TuneForgeError) as e:
+        convert(src, out, limits)
+    assert (e.value.code, e.value.param) == ("invalid_file", "file")
+    return e.value.message
+
+
+def lines(*records) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n"
+                   for r in records)
+
+
+def turns(*pairs, field="conversations", role="from", content="value"):
+    return {field: [{role: r, content: c} for r, c in pairs]}
+
+
+def test_unknown_role_is_reported_with_line_and_turn(tmp_path):
+    bad = turns(("user", "a"), ("assistant", "b"), ("user", "c"), ("bot", "d"))
+    message = refusal(tmp_path, lines(*[GOOD] * 16, bad))
+    assert message == ('The file has 1 error: line 17: conversations[3].from: '
+                       'unknown role "bot" (expected user, assistant or system)')
+
+
+def test_invalid_json_line_is_reported_with_column(tmp_path):
+    message = refusal(tmp_path, lines(GOOD, '{"conversations": [}'))
+    assert message.startswith("The file has 1 error: line 2: invalid JSON: Expecting value")
+    assert "(column 20)" in message
+
+
+def test_invalid_json_in_an_array_is_reported_with_its_line(tmp_path):
+    data = "[\n" + json.dumps(GOOD) + ',\n{"id": }\n]'
+    assert refusal(tmp_path, data) == (
+        "The file has 1 error: line 3: invalid JSON: Expecting value (column 8)")
+
+
+def test_record_that_is_not_an_object_is_refused(tmp_path):
+    assert refusal(tmp_path, lines(GOOD, "[1, 2]")) == (
+        "The file has 1 error: line 2: expected a JSON object, got an array")
+
+
+def test_array_item_that_is_not_an_object_names_its_index(tmp_path):
+    data = "[\n" + json.dumps(GOOD) + ",\n\"text\"\n]"
+    assert refusal(tmp_path, data) == (
+        "The file has 1 error: index 1 (line 3): expected a JSON object, got a string")
+
+
+def test_missing_conversations_is_refused(tmp_path):
+    assert refusal(tmp_path, lines({"id": "x", "source": "s"})) == (
+        'The file has 1 error: line 1: missing "conversations" (or "messages")')
+
+
+def test_empty_conversations_and_non_list_messages_are_refused(tmp_path):
+    assert refusal(tmp_path, lines(GOOD, {"conversations": []})) == (
+        "The file has 1 error: line 2: conversations: is empty")
+    assert refusal(tmp_path, lines({"messages": "hi"})) == (
+        "The file has 1 error: line 1: messages: must be a list of turns, got a string")
+
+
+def test_record_with_both_formats_is_refused(tmp_path):
+    rec = GOOD | {"messages": []}
+    assert refusal(tmp_path, lines(rec)) == (
+        'The file has 1 error: line 1: has both "conversations" and "messages" (use one)')
+
+
+def test_system_turn_after_the_first_is_refused(tmp_path):
+    bad = turns(("user", "a"), ("system", "be nice"), ("assistant", "b"))
+    assert refusal(tmp_path, lines(bad)) == (
+        "The file has 1 error: line 1: conversations[1].from: a system turn must come first")
+
+
+def test_two_user_turns_in_a_row_are_refused(tmp_path):
+    bad = turns(("user", "a"), ("human", "again"), ("assistant", "b"))
+    assert refusal(tmp_path, lines(GOOD, bad)) == (
+        "The file has 1 error: line 2: conversations[1].from: two user turns in a row "
+        "(turns must alternate user and assistant)")
+
+
+def test_conversation_starting_with_the_assistant_is_refused(tmp_path):
+    bad = turns(("system", "s"), ("assistant", "hi"), ("user", "a"), ("assistant", "b"))
+    assert refusal(tmp_path, lines(bad)) == (
+        "The file has 1 error: line 1: conversations[1].from: "
+        "the first turn must be from the user, not the assistant")
+
+
+def test_conversation_without_an_assistant_turn_is_refused(tmp_path):
+    assert refusal(tmp_path, lines(turns(("system", "s"), ("user", "a")))) == (
+        "The file has 1 error: line 1: conversations: no assistant turn (nothing to learn from)")
+
+
+def test_empty_content_is_refused(tmp_path):
+    assert refusal(tmp_path, lines(turns(("user", "a"), ("assistant", "  \n")))) == (
+        "The file has 1 error: line 1: conversations[1].value: is empty")
+
+
+def test_non_string_and_missing_content_are_refused(tmp_path):
+    bad = {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}]},
+                        {"role": "assistant"}]}
+    assert refusal(tmp_path, lines(bad)) == (
+        "The file has 2 errors: line 1: messages[0].content: must be a string, got an array; "
+        "line 1: messages[1].content: missing")
+
+
+def test_missing_role_and_non_object_turn_are_refused(tmp_path):
+    bad = {"conversations": [{"value": "a"}, "hello"]}
+    assert refusal(tmp_path, lines(bad)) == (
+        "The file has 2 errors: line 1: conversations[0].from: missing; "
+        'line 1: conversations[1]: must be an object with "from" and "value", got a string')
+
+
+def test_duplicate_ids_name_the_first_use(tmp_path):
+    message = refusal(tmp_path, lines(GOOD | {"id": "a"}, GOOD | {"id": "b"}, GOOD | {"id": "a"}))
+    assert message == ('The file has 1 error: line 3: id: duplicate id "a" '
+                       "(first used at line 1)")
+
+
+def test_id_of_the_wrong_type_is_refused(tmp_path):
+    assert refusal(tmp_path, lines(GOOD | {"id": ["a"]})) == (
+        "The file has 1 error: line 1: id: must be a string or an integer, got an array")
+
+
+def test_invalid_utf8_is_reported_with_its_line_and_byte(tmp_path):
+    data = lines(GOOD).encode() + b'{"id": "\xff"}\n'
+    assert refusal(tmp_path, data) == (
+        "The file has 1 error: line 2: not valid UTF-8 (byte 0xff at byte 9 of the line)")
+
+
+def test_invalid_utf8_in_an_array_is_reported_with_its_line(tmp_path):
+    data = b'[\n{"id": "a"},\n{"id": "\xfe"}\n]'
+    assert refusal(tmp_path, data) == (
+        "The file has 1 error: line 3: not valid UTF-8 (byte 0xfe at byte 9 of the line)")
+
+
+def test_utf16_file_is_refused_with_advice(tmp_path):
+    data = b"\xff\xfe" + lines(GOOD).encode("utf-16-le")
+    assert refusal(tmp_path, data) == (
+        "The file has 1 error: the file is UTF-16 encoded; save it as UTF-8")
+
+
+def test_unpaired_surrogate_escape_is_refused(tmp_path):
+    bad = '{"conversations": [{"from": "user", "value": "a\\ud800"}, ' \
+          '{"from": "assistant", "value": "b"}]}'
+    assert refusal(tmp_path, lines(bad)) == (
+        "The file has 1 error: line 1: conversations[0].value: "
+        "contains an unpaired surrogate escape")
+
+
+def test_line_over_the_size_limit_is_refused_and_the_next_lines_still_checked(tmp_path):
+    long = turns(("user", "x" * 5000), ("assistant", "y"))
+    message = refusal(tmp_path, lines(GOOD, long, {"conversations": []}))
+    size = len(json.dumps(long)) + 1
+    assert message == (f"The file has 2 errors: line 2: the line is {size} bytes, over the limit "
+                       "of 4096 bytes per line; line 3: conversations: is empty")
+
+
+def test_json_array_over_the_size_limit_is_refused(tmp_path):
+    data = json.dumps([GOOD] * 10)
+    message = refusal(tmp_path, data, Limits(max_line_bytes=4096, max_array_bytes=100))
+    assert message == (f"The file has 1 error: a JSON array file may be at most 100 bytes "
+                       f"({len(data)} given); upload larger datasets as JSONL")
+
+
+def test_data_after_the_closing_bracket_is_refused(tmp_path):
+    data = json.dumps([GOOD]) + "\n" + json.dumps([GOOD])
+    assert refusal(tmp_path, data).startswith(
+        "The file has 1 error: line 2: invalid JSON: unexpected data after the closing ']'")
+
+
+def test_weight_must_be_0_or_1_and_only_on_assistant_messages(tmp_path):
+    bad = {"messages": [{"role": "user", "content": "a", "weight": 1},
+                        {"role": "assistant", "content": "b", "weight": 0.5}]}
+    assert refusal(tmp_path, lines(bad)) == (
+        "The file has 2 errors: line 1: messages[0].weight: only assistant messages may have "
+        "a weight, not user; line 1: messages[1].weight: must be 0 or 1, got 0.5")
+
+
+def test_every_assistant_weight_zero_is_refused(tmp_path):
+    bad = {"messages": [{"role": "user", "content": "a"},
+                        {"role": "assistant", "content": "b", "weight": 0}]}
+    assert refusal(tmp_path, lines(bad)) == (
+        "The file has 1 error: line 1: messages: every assistant message has weight 0 "
+        "(nothing to learn from)")
+
+
+def test_mixing_formats_in_one_file_is_refused(tmp_path):
+    other = turns(("user", "a"), ("assistant", "b"), field="messages", role="role",
+                  content="content")
+    assert refusal(tmp_path, lines(GOOD, other)) == (
+        'The file has 1 error: line 2: messages: the file\'s first record uses '
+        '"conversations"; one file cannot mix formats')
+
+
+def test_file_without_records_is_refused(tmp_path):
+    assert refusal(tmp_path, "\n  \n") == "The file has 1 error: the file contains no records"
+    assert refusal(tmp_path, "[ ]") == "The file has 1 error: the file contains no records"
+
+
+def test_message_quotes_the_first_five_problems_and_counts_all(tmp_path):
+    message = refusal(tmp_path, lines(GOOD, *["[]"] * 7))
+    quoted = "; ".join(f"line {n}: expected a JSON object, got an array" for n in range(2, 7))
+    assert message == f"The file has 7 errors; the first 5: {quoted}"
+
+
+def test_one_bad_turn_does_not_hide_problems_in_other_records(tmp_path):
+    message = refusal(tmp_path, lines(turns(("bot", "a"), ("assistant", "b")), GOOD, "{"))
+    assert message.startswith('The file has 2 errors: line 1: conversations[0].from: '
+                              'unknown role "bot"')
+    assert "; line 3: invalid JSON:" in message
