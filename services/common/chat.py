@@ -47,7 +47,9 @@ def render_chat(
     )
 
 
-def tokenize_prompt(tokenizer: PreTrainedTokenizerBase, messages: Sequence[ChatMessage]) -> list[int]:
+def tokenize_prompt(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[ChatMessage]
+) -> list[int]:
     """Token ids of the prompt the model continues as the assistant."""
     return _encode(tokenizer, render_chat(tokenizer, messages, add_generation_prompt=True))
 
@@ -77,7 +79,7 @@ def stop_token_ids(
     tokenizer: PreTrainedTokenizerBase,
     generation_config: GenerationConfig | str | Path | None = None,
 ) -> list[int]:
-    """Sorted ids that end a reply: the generation config's eos ids, the tokenizer's, <|im_end|>."""
+    """Sorted ids that end a reply: the generation config's eos ids, the tokenizer's, im_end."""
     if isinstance(generation_config, (str, Path)):
         generation_config = _load_generation_config(Path(generation_config))
     configured = generation_config.eos_token_id if generation_config is not None else None
