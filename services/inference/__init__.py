@@ -1,0 +1,1 @@
+"""Inference service: deployments of registered models and chat completions from them."""

@@ -1,0 +1,23 @@
+"""The registry service as the inference service sees it: models to look up by name."""
+
+import grpc
+
+from services.common.errors import TuneForgeError
+from tuneforge.v1 import registry_pb2, registry_pb2_grpc
+
+LOOKUP_TIMEOUT_S = 10.0
+
+
+class RegistryModels:
+    """Looks models up in the registry over gRPC."""
+
+    def __init__(self, channel: grpc.aio.Channel):
+        self.stub = registry_pb2_grpc.RegistryServiceStub(channel)
+
+    async def get(self, model: str) -> registry_pb2.Model:
+        """The registered model; raises model_not_found (param "model") when there is none."""
+        try:
+            return await self.stub.GetModel(registry_pb2.GetModelRequest(id=model),
+                                            timeout=LOOKUP_TIMEOUT_S)
+        except grpc.aio.AioRpcError as e:
+            raise TuneForgeError.from_rpc_error(e) from None
