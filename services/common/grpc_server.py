@@ -40,13 +40,17 @@ def rpc(method):
         @functools.wraps(method)
         async def stream_wrapper(self, request, context):
             _bind_request_id(context)
+            stream = method(self, request, context)
             try:
-                async for item in method(self, request, context):
+                async for item in stream:
                     yield item
             except (asyncio.CancelledError, grpc.aio.AbortError):
                 raise
             except Exception as e:  # noqa: BLE001 - mapped to a status for the caller
                 await fail(context, e)
+            finally:
+                # A call that ends early (client gone) must still run the stream's cleanup.
+                await stream.aclose()
         return stream_wrapper
 
     @functools.wraps(method)

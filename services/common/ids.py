@@ -5,8 +5,8 @@ import time
 
 
 def new_id(prefix: str) -> str:
-    """Return e.g. ``file-4f1c...``; sortable by creation second within a type."""
-    return f"{prefix}-{int(time.time()):x}{secrets.token_hex(6)}"
+    """Return e.g. ``file-19ac3f2b1e04f1c...``: ids of one type sort by creation millisecond."""
+    return f"{prefix}-{time.time_ns() // 1_000_000:011x}{secrets.token_hex(5)}"
 
 
 def now() -> int:
