@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(wildcard proto/tuneforge/v1/*.proto)
 MODEL_DIR ?= var/models/tiny-qwen2
 
-.PHONY: setup proto proto-check model run demo test test-fast bench clean
+.PHONY: setup proto proto-check docs model run demo test test-fast bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,11 @@ proto: $(STAMP)
 # Fails when the committed stubs differ from what `make proto` would generate.
 proto-check: $(STAMP)
 	$(PY) -m services.common.protocheck
+
+# Generated documentation: event subjects and schemas, configuration of every process.
+docs: $(STAMP)
+	$(PY) -m services.common.events_doc
+	$(PY) -m services.common.settings_doc
 
 model: $(STAMP)
 	$(PY) -m services.registry.tiny_model $(MODEL_DIR)
