@@ -1,13 +1,12 @@
 """Input formats: how a file is split into records and how each record spells its turns.
 
-Two containers (JSONL, or one JSON array) times two record shapes (the seed's `conversations`
+Two containers (JSONL, or one JSON array, streamed by `jsonarray.py`) times two record shapes (the seed's `conversations`
 of `{"from", "value"}`, ShareGPT spelling included, and OpenAI's `messages` of
 `{"role", "content", "weight"?}`). Readers yield raw records with their location; the rules
 that turn a record into the canonical form live in `validation.py`.
 """
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import BinaryIO
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _READ = 1024 * 1024
 
 
@@ -23,8 +21,7 @@ _READ = 1024 * 1024
 class Limits:
     """Size limits that keep one upload from exhausting memory."""
 
-    max_line_bytes: int
-    max_array_bytes: int
+    max_line_bytes: int  # one JSONL line, or one item of a JSON array
 
 
 @dataclass(frozen=True)
@@ -46,11 +43,24 @@ class Location:
 
 @dataclass(frozen=True)
 class Problem:
-    """One reason a file is refused; `where` is None for the file as a whole."""
+    """One finding about a file; `where` is None for the file as a whole.
+
+    An error makes the file unusable for training; a warning is reported but does not block.
+    """
 
     where: Location | None
     path: str
     message: str
+    severity: str = "error"
+
+    def to_json(self) -> dict:
+        """The problem as one line of a file's report."""
+        return {
+            "severity": self.severity,
+            "line": self.where.line if self.where else None,
+            "index": self.where.index if self.where else None,
+            "path": self.path, "message": self.message, "text": str(self),
+        }
 
     def __str__(self) -> str:
         text = f"{self.path}: {self.message}" if self.path else self.message
@@ -106,7 +116,9 @@ def read_records(path: Path, limits: Limits) -> tuple[str, Iterator[Item]]:
         f.seek(0)
         first = _first_significant_byte(f)
     if first == b"[":
-        return "json", _read_array(path, limits)
+        from services.dataset.jsonarray import read_array  # it builds on this module
+
+        return "json", read_array(path, limits)
     return "jsonl", _read_jsonl(path, limits)
 
 
@@ -156,67 +168,6 @@ def _skip_rest_of_line(f: BinaryIO) -> int:
         if chunk.endswith(b"\n"):
             break
     return skipped
-
-
-def _read_array(path: Path, limits: Limits) -> Iterator[Item]:
-    size = path.stat().st_size
-    if size > limits.max_array_bytes:
-        yield Problem(None, "", f"a JSON array file may be at most {limits.max_array_bytes} "
-                                f"bytes ({size} given); upload larger datasets as JSONL")
-        return
-    # The array is read whole: fine up to max_array_bytes. A streaming JSON parser would lift
-    # the limit; JSONL is the format for large datasets meanwhile.
-    data = path.read_bytes().removeprefix(UTF8_BOM)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        yield Problem(Location(line), "", f"not valid UTF-8 (byte 0x{data[e.start]:02x} "
-                                          f"at byte {column} of the line)")
-        return
-    yield from _walk_array(text)
-
-
-def _walk_array(text: str) -> Iterator[Item]:
-    """Decode the array's items one at a time, so each carries its own index and line."""
-    decoder = json.JSONDecoder()
-    pos = _JSON_SPACE.match(text, _JSON_SPACE.match(text).end() + 1).end()  # past the "["
-    index, line, counted = 0, 1, 0
-    if text.startswith("]", pos):
-        yield from _check_end(text, pos)
-        return
-    while True:
-        line += text.count("\n", counted, pos)
-        counted = pos
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as e:
-            yield Problem(Location(e.lineno), "", f"invalid JSON: {e.msg} (column {e.colno})")
-            return
-        yield Location(line, index), value
-        pos = _JSON_SPACE.match(text, pos).end()
-        if text.startswith(",", pos):
-            pos = _JSON_SPACE.match(text, pos + 1).end()
-            index += 1
-        elif text.startswith("]", pos):
-            yield from _check_end(text, pos)
-            return
-        else:
-            yield _syntax_problem(text, pos, "expected ',' or ']' after an array item")
-            return
-
-
-def _check_end(text: str, close: int) -> Iterator[Problem]:
-    end = _JSON_SPACE.match(text, close + 1).end()
-    if end != len(text):
-        yield _syntax_problem(text, end, "unexpected data after the closing ']'")
-
-
-def _syntax_problem(text: str, pos: int, message: str) -> Problem:
-    line = text.count("\n", 0, pos) + 1
-    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
-    return Problem(Location(line), "", f"invalid JSON: {message} (column {column})")
 
 
 def canonical_line(record_id: str, messages: list[dict]) -> bytes:

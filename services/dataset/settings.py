@@ -29,14 +29,25 @@ class DatasetSettings(CommonSettings):
         "defaults to <data_dir>/spool.",
     )
     max_line_bytes: int = Field(
-        default=8 * 1024**2, gt=0, description="Longest JSONL line (one example) accepted."
-    )
-    max_array_bytes: int = Field(
-        default=256 * 1024**2, gt=0,
-        description="Largest JSON-array file accepted (an array is parsed whole in memory).",
+        default=8 * 1024**2, gt=0,
+        description="Largest record accepted: one JSONL line or one item of a JSON array.",
     )
     max_reported_errors: int = Field(
         default=5, gt=0, description="Validation errors quoted in the message of a refused file."
+    )
+    max_report_problems: int = Field(
+        default=100_000, gt=0,
+        description="Problems kept in a file's report; the counts beyond it stay exact.",
+    )
+    tokenizer_cache_dir: Path | None = Field(
+        default=None,
+        description="Local copies of base models' tokenizer files; defaults to "
+        "<data_dir>/tokenizers.",
+    )
+    tokenize_workers: int = Field(
+        default=2, ge=1,
+        description="Worker processes that tokenise (statistics, previews, the training cache), "
+        "each a share of a file; they keep the tokenizer's memory out of the service process.",
     )
 
     @property
@@ -44,5 +55,9 @@ class DatasetSettings(CommonSettings):
         return self.spool_dir or self.data_dir / "spool"
 
     @property
+    def tokenizer_root(self) -> Path:
+        return self.tokenizer_cache_dir or self.data_dir / "tokenizers"
+
+    @property
     def limits(self) -> Limits:
-        return Limits(max_line_bytes=self.max_line_bytes, max_array_bytes=self.max_array_bytes)
+        return Limits(max_line_bytes=self.max_line_bytes)

@@ -27,6 +27,8 @@ class FileRow(Base):
     artifact_key: Mapped[str] = mapped_column(String(512))
     num_examples: Mapped[int] = mapped_column(Integer)
     format: Mapped[str] = mapped_column(String(64))
+    num_errors: Mapped[int] = mapped_column(Integer, default=0)
+    num_warnings: Mapped[int] = mapped_column(Integer, default=0)
 
 
 @dataclass
@@ -43,6 +45,8 @@ class FileRecord:
     format: str
     status: str = "processed"
     status_details: str = ""
+    num_errors: int = 0
+    num_warnings: int = 0
 
 
 def _record(row: FileRow) -> FileRecord:

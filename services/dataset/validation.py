@@ -18,73 +18,102 @@ from services.dataset.formats import (
     read_records,
     record_format,
 )
+from services.dataset.seen import SeenIds
 
 EXPECTED_ROLES = "user, assistant or system"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Summary:
-    """What a valid file holds."""
+    """What a file holds and what is wrong with it; the full list goes to the report sink."""
 
     format: str  # e.g. "conversations-jsonl"
-    num_examples: int
+    num_examples: int = 0
+    num_errors: int = 0
+    num_warnings: int = 0
+    first_errors: list[Problem] = field(default_factory=list)
 
+    @property
+    def status(self) -> str:
+        return "error" if self.num_errors else "processed"
 
-@dataclass
-class Report:
-    """Every problem of a file: the count, and the first `keep` of them."""
-
-    keep: int = 100
-    total: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, problem: Problem) -> None:
-        self.total += 1
-        if len(self.problems) < self.keep:
-            self.problems.append(problem)
+    def details(self, shown: int) -> str:
+        """status_details: the first `shown` errors and the total count (empty when valid)."""
+        if not self.num_errors:
+            return ""
+        noun = "error" if self.num_errors == 1 else "errors"
+        quoted = "; ".join(str(p) for p in self.first_errors[:shown])
+        if self.num_errors <= shown:
+            return f"The file has {self.num_errors} {noun}: {quoted}"
+        return f"The file has {self.num_errors} {noun}; the first {shown}: {quoted}"
 
     def error(self, shown: int) -> TuneForgeError:
-        """The invalid_file error quoting the first `shown` problems."""
-        noun = "error" if self.total == 1 else "errors"
-        quoted = "; ".join(str(p) for p in self.problems[:shown])
-        if self.total <= shown:
-            message = f"The file has {self.total} {noun}: {quoted}"
+        """The invalid_file error quoting the first `shown` errors."""
+        return TuneForgeError("invalid_file", self.details(shown), "file")
+
+
+class ReportSink:
+    """Receives every problem in file order; this one only counts and keeps the first errors."""
+
+    def __init__(self, keep: int = 100):
+        self.keep = keep
+        self.summary = Summary("")
+
+    def add(self, problem: Problem) -> None:
+        s = self.summary
+        if problem.severity == "warning":
+            s.num_warnings += 1
         else:
-            message = f"The file has {self.total} {noun}; the first {shown}: {quoted}"
-        return TuneForgeError("invalid_file", message, "file")
+            s.num_errors += 1
+            if len(s.first_errors) < self.keep:
+                s.first_errors.append(problem)
 
 
 @dataclass
 class Checked:
-    """One record after the rules: its canonical messages, or the problems that prevent them."""
+    """One record after the rules: its canonical messages, or the errors that prevent them."""
 
     id: str | None = None
     format: RecordFormat | None = None
     messages: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
-def convert(source: Path, target: Path, limits: Limits, shown: int = 5) -> Summary:
-    """Check every record of `source`, writing canonical JSONL to `target`; raise invalid_file."""
+def validate(source: Path, target: Path, limits: Limits, sink: ReportSink) -> Summary:
+    """Check every record of `source`, reporting each problem to `sink` in file order.
+
+    The canonical JSONL goes to `target`; it is complete only when the summary has no errors.
+    """
     container, items = read_records(source, limits)
-    report, across, count = Report(), _AcrossRecords(), 0
+    across, count = _AcrossRecords(), 0
     with open(target, "wb") as out:
         for item in items:
             if isinstance(item, Problem):
-                report.add(item)
+                sink.add(item)
                 continue
             checked = check_record(*item)
             across.check(item[0], checked)
-            for problem in checked.problems:
-                report.add(problem)
-            if not checked.problems and not report.total:  # a refused file needs no output
-                out.write(canonical_line(checked.id, checked.messages))
+            for problem in (*checked.problems, *checked.warnings):
+                sink.add(problem)
+            if not checked.problems:
                 count += 1
-    if report.total == 0 and count == 0:
-        report.add(Problem(None, "", "the file contains no records"))
-    if report.total:
-        raise report.error(shown)
-    return Summary(f"{across.format.name}-{container}", count)
+                if not sink.summary.num_errors:  # a refused file needs no output
+                    out.write(canonical_line(checked.id, checked.messages))
+    if sink.summary.num_errors == 0 and count == 0:
+        sink.add(Problem(None, "", "the file contains no records"))
+    summary = sink.summary
+    summary.format = f"{across.format.name if across.format else 'unknown'}-{container}"
+    summary.num_examples = count
+    return summary
+
+
+def convert(source: Path, target: Path, limits: Limits, shown: int = 5) -> Summary:
+    """Validate `source` into canonical JSONL at `target`; raise invalid_file on any error."""
+    summary = validate(source, target, limits, ReportSink())
+    if summary.num_errors:
+        raise summary.error(shown)
+    return summary
 
 
 class _AcrossRecords:
@@ -92,8 +121,7 @@ class _AcrossRecords:
 
     def __init__(self):
         self.format: RecordFormat | None = None
-        # One entry per record: ids are small next to the examples they name.
-        self.first_seen: dict[str, Location] = {}
+        self.seen = SeenIds()
 
     def check(self, where: Location, checked: Checked) -> None:
         self.format = self.format or checked.format
@@ -104,12 +132,10 @@ class _AcrossRecords:
                 "one file cannot mix formats"))
         if checked.id is None:
             return
-        if checked.id in self.first_seen:
+        first = self.seen.first_use(checked.id, where.line)
+        if first is not None:
             checked.problems.append(Problem(
-                where, "id", f'duplicate id "{checked.id}" '
-                             f"(first used at {self.first_seen[checked.id]})"))
-        else:
-            self.first_seen[checked.id] = where
+                where, "id", f'duplicate id "{checked.id}" (first used at line {first})'))
 
 
 def check_record(where: Location, record: object) -> Checked:
@@ -132,7 +158,7 @@ def check_record(where: Location, record: object) -> Checked:
     elif not turns:
         checked.problems.append(Problem(where, fmt.turns_field, "is empty"))
     else:
-        checked.messages = _check_turns(where, fmt, turns, checked.problems)
+        checked.messages = _check_turns(where, fmt, turns, checked.problems, checked.warnings)
     return checked
 
 
@@ -154,7 +180,7 @@ def _record_id(where: Location, record: dict, problems: list[Problem]) -> str | 
 
 
 def _check_turns(where: Location, fmt: RecordFormat, turns: list,
-                 problems: list[Problem]) -> list[dict]:
+                 problems: list[Problem], warnings: list[Problem]) -> list[dict]:
     messages, roles = [], []
     for i, turn in enumerate(turns):
         path = f"{fmt.turns_field}[{i}]"
@@ -171,6 +197,7 @@ def _check_turns(where: Location, fmt: RecordFormat, turns: list,
         roles.append(role)
         messages.append(message)
     _check_order(where, fmt, roles, problems)
+    _warn_trailing_user(where, fmt, roles, warnings)
     assistants = [m for m in messages if m["role"] == "assistant"]
     if None not in roles and not assistants:
         problems.append(Problem(where, fmt.turns_field,
@@ -240,6 +267,14 @@ def _check_order(where, fmt: RecordFormat, roles: list[str | None], problems) ->
         # An unreadable role counts as the expected one, so one bad turn is one problem.
         expected = "assistant" if (role or expected) == "user" else "user"
         started = True
+
+
+def _warn_trailing_user(where, fmt: RecordFormat, roles: list[str | None], warnings) -> None:
+    if len(roles) > 1 and roles[-1] == "user":
+        warnings.append(Problem(
+            where, f"{fmt.turns_field}[{len(roles) - 1}].{fmt.role_field}",
+            "the conversation ends with a user turn, which is context only: nothing after it "
+            "is learned", severity="warning"))
 
 
 def _is_unicode(text: str) -> bool:

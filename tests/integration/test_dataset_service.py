@@ -16,7 +16,7 @@ from services.common.grpc_server import running_server
 from services.dataset.server import make_setup
 from services.dataset.settings import DatasetSettings
 from tuneforge.v1 import dataset_pb2 as pb
-from tuneforge.v1 import dataset_pb2_grpc
+from tuneforge.v1 import dataset_pb2_grpc, training_pb2, training_pb2_grpc
 
 SEED = json.dumps([
     {"id": "112720", "source": "cot", "conversations": [
@@ -28,12 +28,35 @@ SEED = json.dumps([
 ], ensure_ascii=False, indent=2).encode()
 
 
+class FakeTraining(training_pb2_grpc.TrainingServiceServicer):
+    """The training service's ListJobs over a list of jobs, in pages of two."""
+
+    def __init__(self):
+        self.jobs: list[training_pb2.Job] = []
+
+    async def ListJobs(self, request, context):
+        start = next((i + 1 for i, j in enumerate(self.jobs) if j.id == request.after), 0)
+        page = self.jobs[start:start + 2]
+        return training_pb2.ListJobsResponse(data=page, has_more=start + 2 < len(self.jobs))
+
+
 @pytest.fixture
-async def dataset(tmp_path, nats_url, event_prefix, database_url):
+async def training():
+    fake = FakeTraining()
+
+    async def setup(stack, server):
+        training_pb2_grpc.add_TrainingServiceServicer_to_server(fake, server)
+
+    async with running_server("training", "127.0.0.1:0", setup) as port:
+        yield fake, f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def dataset(tmp_path, nats_url, event_prefix, database_url, training):
     settings = DatasetSettings(
         _env_file=None, data_dir=tmp_path, nats_url=nats_url, database_url=database_url,
         events_subject_prefix=event_prefix, events_stream=f"S{event_prefix}",
-        max_upload_bytes=64 * 1024)
+        max_upload_bytes=64 * 1024, training_addr=training[1])
     async with running_server("dataset", "127.0.0.1:0", make_setup(settings)) as port:
         async with channel(f"127.0.0.1:{port}") as ch:
             yield dataset_pb2_grpc.DatasetServiceStub(ch), settings
@@ -117,7 +140,7 @@ async def test_identical_content_is_stored_once_and_kept_until_its_last_file_is_
     store = artifacts(settings)
     assert first.id != second.id
     assert first.artifact_key == second.artifact_key
-    assert len(store.list("datasets/")) == 2  # one raw, one canonical
+    assert len(store.list("datasets/")) == 4  # raw, canonical, report, summary
 
     deleted = await stub.DeleteFile(pb.DeleteFileRequest(id=first.id))
     assert (deleted.id, deleted.deleted) == (first.id, True)
@@ -131,21 +154,124 @@ async def test_identical_content_is_stored_once_and_kept_until_its_last_file_is_
     assert [e.file_id for e in gone] == [first.id, second.id]
 
 
-async def test_invalid_file_is_refused_with_its_errors_and_nothing_is_stored(dataset):
+BAD = (b'{"conversations": [{"from": "user", "value": "hi"}, '
+       b'{"from": "assistant", "value": "hello"}]}\n'
+       b'{"conversations": [{"from": "user", "value": "hi"}, {"from": "bot", "value": "x"}]}\n'
+       b'not json\n')
+
+
+async def only_file(stub) -> pb.File:
+    (f,) = (await stub.ListFiles(pb.ListFilesRequest())).data
+    return f
+
+
+async def test_invalid_file_is_refused_naming_its_errors_and_kept_with_status_error(dataset):
     stub, settings = dataset
-    bad = (b'{"conversations": [{"from": "user", "value": "hi"}, '
-           b'{"from": "assistant", "value": "hello"}]}\n'
-           b'{"conversations": [{"from": "user", "value": "hi"}, {"from": "bot", "value": "x"}]}\n'
-           b'not json\n')
-    status, err = await failure(upload(stub, bad, filename="bad.jsonl"))
+    status, err = await failure(upload(stub, BAD, filename="bad.jsonl"))
     assert (status, err.code, err.param) == (grpc.StatusCode.INVALID_ARGUMENT, "invalid_file",
                                              "file")
-    assert err.message.startswith(
-        'The file has 2 errors: line 2: conversations[1].from: unknown role "bot" '
-        "(expected user, assistant or system); line 3: invalid JSON: Expecting value")
-    assert artifacts(settings).list("datasets/") == []
-    assert not (await stub.ListFiles(pb.ListFilesRequest())).data
+    details = ('The file has 2 errors: line 2: conversations[1].from: unknown role "bot" '
+               "(expected user, assistant or system); line 3: invalid JSON: Expecting value "
+               "(column 1)")
+    f = await only_file(stub)
+    assert err.message == (f"{details} (kept as {f.id} with status error; its report lists "
+                           "every problem)")
+    assert (f.status, f.status_details, f.num_errors, f.num_warnings) == ("error", details, 2, 0)
+    assert (f.num_examples, f.artifact_key, f.format) == (1, "", "conversations-jsonl")
+    assert await download(stub, f.id) == BAD, "the bytes are kept"
+    assert not artifacts(settings).exists(f"datasets/{f.sha256}/canonical.jsonl")
     assert not any(settings.spool_root.iterdir())
+
+
+async def test_report_lists_every_problem_in_pages(dataset):
+    stub, _ = dataset
+    good = json.loads(BAD.splitlines()[0])
+    lines = [json.dumps(good | {"id": str(n)}) for n in range(3)]
+    lines += ["[]"] * 6 + [json.dumps(good | {"id": "1"})]
+    lines.append(json.dumps({"messages": [{"role": "user", "content": "q"},
+                                          {"role": "assistant", "content": "a"},
+                                          {"role": "user", "content": "more?"}]}))
+    await failure(upload(stub, "\n".join(lines).encode(), filename="many.jsonl"))
+    f = await only_file(stub)
+    first = await stub.GetFileReport(pb.GetFileReportRequest(id=f.id, limit=5))
+    assert (first.num_errors, first.num_warnings, first.has_more, first.truncated) == (
+        8, 1, True, False)
+    assert [p.number for p in first.data] == [1, 2, 3, 4, 5]
+    assert first.data[0].text == "line 4: expected a JSON object, got an array"
+    assert (first.data[0].severity, first.data[0].line, first.data[0].index) == ("error", 4, -1)
+    rest = await stub.GetFileReport(pb.GetFileReportRequest(id=f.id, after=5, limit=5))
+    assert not rest.has_more
+    assert [p.text for p in rest.data[1:]] == [
+        'line 10: id: duplicate id "1" (first used at line 2)',
+        "line 11: messages: the file's first record uses \"conversations\"; one file cannot "
+        "mix formats",
+        "line 11: messages[2].role: the conversation ends with a user turn, which is context "
+        "only: nothing after it is learned"]
+    assert (rest.data[-1].severity, rest.data[-1].path) == ("warning", "messages[2].role")
+
+
+async def test_upload_events_say_validated_or_invalid(dataset, nats_url, event_prefix):
+    stub, _ = dataset
+    ok = await upload(stub, SEED)
+    await failure(upload(stub, BAD, filename="bad.jsonl"))
+    uploaded = await events(nats_url, event_prefix, "uploaded", 2)
+    (validated,) = await events(nats_url, event_prefix, "validated", 1)
+    (refused,) = await events(nats_url, event_prefix, "invalid", 1)
+    assert uploaded[0].file_id == validated.file_id == ok.id
+    assert (validated.num_examples, validated.num_warnings) == (2, 0)
+    assert refused.file_id == uploaded[1].file_id != ok.id
+    assert (refused.num_errors, refused.num_examples) == (2, 1)
+    assert refused.status_details.startswith("The file has 2 errors: line 2:")
+
+
+async def test_delete_is_refused_while_a_queued_or_running_job_uses_the_file(dataset, training):
+    stub, _ = dataset
+    fake, _ = training
+    f = await upload(stub, SEED)
+    fake.jobs = [training_pb2.Job(id=f"ftjob-{n}", training_file="file-other", status="running")
+                 for n in range(3)]
+    fake.jobs += [training_pb2.Job(id="ftjob-done", training_file=f.id, status="succeeded"),
+                  training_pb2.Job(id="ftjob-val", training_file="file-x", validation_file=f.id,
+                                   status="queued")]
+    status, err = await failure(stub.DeleteFile(pb.DeleteFileRequest(id=f.id)))
+    assert (status, err.code, err.param) == (grpc.StatusCode.FAILED_PRECONDITION, "conflict",
+                                             "file_id")
+    assert err.message == (f"File '{f.id}' is in use by fine-tuning job ftjob-val (queued); "
+                           "cancel the job or wait for it to finish before deleting the file.")
+    assert await stub.GetFile(pb.GetFileRequest(id=f.id)) == f
+
+    fake.jobs[-1].status = "cancelled"
+    assert (await stub.DeleteFile(pb.DeleteFileRequest(id=f.id))).deleted
+
+
+async def test_delete_is_refused_when_the_training_service_cannot_be_asked(
+        tmp_path, nats_url, event_prefix, database_url):
+    from tests.support import free_port
+
+    settings = DatasetSettings(
+        _env_file=None, data_dir=tmp_path, nats_url=nats_url, database_url=database_url,
+        events_subject_prefix=event_prefix, events_stream=f"S{event_prefix}",
+        training_addr=f"127.0.0.1:{free_port()}")
+    async with running_server("dataset", "127.0.0.1:0", make_setup(settings)) as port:
+        async with channel(f"127.0.0.1:{port}") as ch:
+            stub = dataset_pb2_grpc.DatasetServiceStub(ch)
+            f = await upload(stub, SEED)
+            status, err = await failure(stub.DeleteFile(pb.DeleteFileRequest(id=f.id)))
+    assert (status, err.code, err.param) == (grpc.StatusCode.UNAVAILABLE, "unavailable",
+                                             "file_id")
+    assert err.message.startswith(f"Cannot tell whether a fine-tuning job uses file '{f.id}', "
+                                  "so it is not deleted; try again later")
+
+
+async def test_same_bytes_uploaded_again_reuse_the_stored_validation(dataset):
+    stub, settings = dataset
+    await failure(upload(stub, BAD, filename="a.jsonl"))
+    status, err = await failure(upload(stub, BAD, filename="b.jsonl"))
+    files = (await stub.ListFiles(pb.ListFilesRequest())).data
+    assert [f.filename for f in files] == ["b.jsonl", "a.jsonl"]
+    assert files[0].status_details == files[1].status_details
+    assert err.message.startswith(files[0].status_details)
+    assert len(artifacts(settings).list("datasets/")) == 3  # raw, report, summary
 
 
 async def test_purpose_other_than_fine_tune_is_invalid_argument(dataset):
@@ -210,4 +336,4 @@ async def test_concurrent_uploads_of_the_same_bytes_share_one_copy(dataset):
     files = await asyncio.gather(*(upload(stub, SEED, filename=f"{n}.json") for n in range(3)))
     assert len({f.id for f in files}) == 3
     assert len({f.artifact_key for f in files}) == 1
-    assert len(artifacts(settings).list("datasets/")) == 2
+    assert len(artifacts(settings).list("datasets/")) == 4

@@ -2,10 +2,12 @@
 
 import json
 
+import pytest
+
 from services.dataset.formats import Limits
 from services.dataset.validation import convert
 
-LIMITS = Limits(max_line_bytes=64 * 1024, max_array_bytes=1024 * 1024)
+LIMITS = Limits(max_line_bytes=64 * 1024)
 
 SEED_RECORDS = [
     {"id": "112720", "source": "cot", "conversations": [
@@ -107,3 +109,36 @@ def test_example_files_in_the_repository_are_valid(tmp_path):
                       ("self_cognition.jsonl", "conversations-jsonl")):
         summary = convert(examples / name, tmp_path / "out.jsonl", LIMITS)
         assert summary.format == fmt and summary.num_examples > 0
+
+
+def test_large_single_line_json_array_streams_with_right_indexes_lines_and_columns(tmp_path):
+    from services.common.errors import TuneForgeError
+
+    rec = {"messages": [{"role": "user", "content": "问题 " * 40},
+                        {"role": "assistant", "content": "answer " * 40}]}
+    items = [json.dumps(rec | {"id": n}, ensure_ascii=False) for n in range(12_000)]
+    good = "[" + ",".join(items) + "]"
+    assert len(good.encode()) > 5 * 1024 * 1024, "past the reader's read and trim sizes"
+    summary, records = run(tmp_path, good.encode())
+    assert (summary.format, summary.num_examples) == ("messages-json", 12_000)
+    assert [r["id"] for r in records[-2:]] == ["11998", "11999"]
+
+    bad = good[:-1] + ', {"id": 1'  # a last item cut short, far into line 1
+    (tmp_path / "in").write_bytes(bad.encode())
+    with pytest.raises(TuneForgeError) as e:
+        convert(tmp_path / "in", tmp_path / "out", LIMITS)
+    assert e.value.message == (
+        "The file has 1 error: line 1: invalid JSON: Expecting ',' delimiter "
+        f"(column {len(bad) + 1})")
+
+
+def test_multi_line_array_reports_items_by_index_and_line(tmp_path):
+    from services.common.errors import TuneForgeError
+
+    rec = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    lines = ["["] + [json.dumps(rec) + "," for _ in range(50_000)] + ['{"messages": 3}', "]"]
+    (tmp_path / "in").write_text("\n".join(lines))
+    with pytest.raises(TuneForgeError) as e:
+        convert(tmp_path / "in", tmp_path / "out", LIMITS)
+    assert e.value.message == ("The file has 1 error: index 50000 (line 50002): messages: must "
+                               "be a list of turns, got a number")

@@ -8,7 +8,7 @@ from services.common.errors import TuneForgeError
 from services.dataset.formats import Limits
 from services.dataset.validation import convert
 
-LIMITS = Limits(max_line_bytes=4096, max_array_bytes=64 * 1024)
+LIMITS = Limits(max_line_bytes=4096)
 GOOD = {"conversations": [{"from": "user", "value": "你好"},
                           {"from": "assistant", "value": "您好，我是小智。"}]}
 
@@ -143,7 +143,7 @@ def test_invalid_utf8_is_reported_with_its_line_and_byte(tmp_path):
 
 
 def test_invalid_utf8_in_an_array_is_reported_with_its_line(tmp_path):
-    data = b'[\n{"id": "a"},\n{"id": "\xfe"}\n]'
+    data = b'[\n' + json.dumps(GOOD).encode() + b',\n{"id": "\xfe"}\n]'
     assert refusal(tmp_path, data) == (
         "The file has 1 error: line 3: not valid UTF-8 (byte 0xfe at byte 9 of the line)")
 
@@ -170,11 +170,14 @@ def test_line_over_the_size_limit_is_refused_and_the_next_lines_still_checked(tm
                        "of 4096 bytes per line; line 3: conversations: is empty")
 
 
-def test_json_array_over_the_size_limit_is_refused(tmp_path):
-    data = json.dumps([GOOD] * 10)
-    message = refusal(tmp_path, data, Limits(max_line_bytes=4096, max_array_bytes=100))
-    assert message == (f"The file has 1 error: a JSON array file may be at most 100 bytes "
-                       f"({len(data)} given); upload larger datasets as JSONL")
+def test_array_item_over_the_size_limit_is_refused_and_the_next_items_still_checked(tmp_path):
+    long = turns(("user", "x" * 5000), ("assistant", "y"))
+    data = json.dumps([GOOD, long, {"conversations": []}], indent=1)
+    size = len(json.dumps(long, indent=1).replace("\n", "\n ")) 
+    message = refusal(tmp_path, data)
+    assert message.startswith("The file has 2 errors: index 1 (line ")
+    assert "bytes, over the limit of 4096 bytes per record; index 2 (line " in message
+    assert message.endswith("conversations: is empty")
 
 
 def test_data_after_the_closing_bracket_is_refused(tmp_path):

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atuneforge/v1/dataset.proto\x12\x0ctuneforge.v1\"5\n\x10UploadFileHeader\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"^\n\x11UploadFileRequest\x12\x30\n\x06header\x18\x01 \x01(\x0b\x32\x1e.tuneforge.v1.UploadFileHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xcc\x01\n\x04\x46ile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x12\x12\n\ncreated_at\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x16\n\x0estatus_details\x18\x07 \x01(\t\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x14\n\x0c\x61rtifact_key\x18\t \x01(\t\x12\x14\n\x0cnum_examples\x18\n \x01(\x05\x12\x0e\n\x06\x66ormat\x18\x0b \x01(\t\"\x1c\n\x0eGetFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"A\n\x10ListFilesRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"G\n\x11ListFilesResponse\x12 \n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x12.tuneforge.v1.File\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"\x1f\n\x11\x44\x65leteFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12\x44\x65leteFileResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"!\n\x13\x44ownloadFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x19\n\tFileChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xff\x02\n\x0e\x44\x61tasetService\x12\x43\n\nUploadFile\x12\x1f.tuneforge.v1.UploadFileRequest\x1a\x12.tuneforge.v1.File(\x01\x12;\n\x07GetFile\x12\x1c.tuneforge.v1.GetFileRequest\x1a\x12.tuneforge.v1.File\x12L\n\tListFiles\x12\x1e.tuneforge.v1.ListFilesRequest\x1a\x1f.tuneforge.v1.ListFilesResponse\x12O\n\nDeleteFile\x12\x1f.tuneforge.v1.DeleteFileRequest\x1a .tuneforge.v1.DeleteFileResponse\x12L\n\x0c\x44ownloadFile\x12!.tuneforge.v1.DownloadFileRequest\x1a\x17.tuneforge.v1.FileChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atuneforge/v1/dataset.proto\x12\x0ctuneforge.v1\"5\n\x10UploadFileHeader\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"^\n\x11UploadFileRequest\x12\x30\n\x06header\x18\x01 \x01(\x0b\x32\x1e.tuneforge.v1.UploadFileHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"\xf6\x01\n\x04\x46ile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\r\n\x05\x62ytes\x18\x04 \x01(\x03\x12\x12\n\ncreated_at\x18\x05 \x01(\x03\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x16\n\x0estatus_details\x18\x07 \x01(\t\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x14\n\x0c\x61rtifact_key\x18\t \x01(\t\x12\x14\n\x0cnum_examples\x18\n \x01(\x05\x12\x0e\n\x06\x66ormat\x18\x0b \x01(\t\x12\x12\n\nnum_errors\x18\x0c \x01(\x03\x12\x14\n\x0cnum_warnings\x18\r \x01(\x03\"\x1c\n\x0eGetFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"A\n\x10ListFilesRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\"G\n\x11ListFilesResponse\x12 \n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x12.tuneforge.v1.File\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"\x1f\n\x11\x44\x65leteFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12\x44\x65leteFileResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"!\n\x13\x44ownloadFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x19\n\tFileChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"{\n\rReportProblem\x12\x0e\n\x06number\x18\x01 \x01(\x03\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x0c\n\x04line\x18\x03 \x01(\x03\x12\r\n\x05index\x18\x04 \x01(\x03\x12\x0c\n\x04path\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x0c\n\x04text\x18\x07 \x01(\t\"@\n\x14GetFileReportRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\x03\x12\r\n\x05limit\x18\x03 \x01(\x05\"\x86\x01\n\nFileReport\x12)\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x1b.tuneforge.v1.ReportProblem\x12\x10\n\x08has_more\x18\x02 \x01(\x08\x12\x12\n\nnum_errors\x18\x03 \x01(\x03\x12\x14\n\x0cnum_warnings\x18\x04 \x01(\x03\x12\x11\n\ttruncated\x18\x05 \x01(\x08\"J\n\x13GetFileStatsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x10model_max_length\x18\x03 \x01(\x05\"P\n\x0c\x44istribution\x12\x0b\n\x03min\x18\x01 \x01(\x03\x12\x0c\n\x04mean\x18\x02 \x01(\x01\x12\x0b\n\x03p50\x18\x03 \x01(\x01\x12\x0b\n\x03p95\x18\x04 \x01(\x01\x12\x0b\n\x03max\x18\x05 \x01(\x03\"\xae\x03\n\tFileStats\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x10model_max_length\x18\x03 \x01(\x05\x12\x14\n\x0cnum_examples\x18\x04 \x01(\x03\x12\x11\n\tnum_turns\x18\x05 \x01(\x03\x12\x16\n\x0enum_characters\x18\x06 \x01(\x03\x12\x36\n\x12tokens_per_example\x18\x07 \x01(\x0b\x32\x1a.tuneforge.v1.Distribution\x12\x14\n\x0ctotal_tokens\x18\x08 \x01(\x03\x12\x18\n\x10\x61ssistant_tokens\x18\t \x01(\x03\x12\x15\n\rnum_truncated\x18\n \x01(\x03\x12\"\n\x1anum_without_trained_tokens\x18\x0b \x01(\x03\x12\x18\n\x10tokens_per_epoch\x18\x0c \x01(\x03\x12\x18\n\x10suggested_epochs\x18\r \x01(\x05\x12 \n\x18\x65stimated_trained_tokens\x18\x0e \x01(\x03\x12-\n\x08warnings\x18\x0f \x03(\x0b\x32\x1b.tuneforge.v1.ReportProblem\"T\n\x12PreviewFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\t\n\x01n\x18\x03 \x01(\x05\x12\x18\n\x10model_max_length\x18\x04 \x01(\x05\"B\n\x0ePreviewSegment\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0f\n\x07trained\x18\x02 \x01(\x08\x12\x11\n\ttoken_ids\x18\x03 \x03(\x05\"\x8f\x01\n\x0ePreviewExample\x12\n\n\x02id\x18\x01 \x01(\t\x12.\n\x08segments\x18\x02 \x03(\x0b\x32\x1c.tuneforge.v1.PreviewSegment\x12\x12\n\nnum_tokens\x18\x03 \x01(\x05\x12\x1a\n\x12num_trained_tokens\x18\x04 \x01(\x05\x12\x11\n\ttruncated\x18\x05 \x01(\x08\"s\n\x0b\x46ilePreview\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x10model_max_length\x18\x03 \x01(\x05\x12*\n\x04\x64\x61ta\x18\x04 \x03(\x0b\x32\x1c.tuneforge.v1.PreviewExample\"H\n\x17GetTokenizedFileRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x12\n\nmax_length\x18\x03 \x01(\x05\"\xc0\x01\n\rTokenizedFile\x12\x17\n\x0f\x61rtifact_prefix\x18\x01 \x01(\t\x12\x16\n\x0e\x63ontent_sha256\x18\x02 \x01(\t\x12\x18\n\x10tokenizer_sha256\x18\x03 \x01(\t\x12\x17\n\x0ftemplate_sha256\x18\x04 \x01(\t\x12\x12\n\nmax_length\x18\x05 \x01(\x05\x12\x14\n\x0cnum_examples\x18\x06 \x01(\x03\x12\x12\n\nnum_tokens\x18\x07 \x01(\x03\x12\r\n\x05\x62uilt\x18\x08 \x01(\x08\x32\xbe\x05\n\x0e\x44\x61tasetService\x12\x43\n\nUploadFile\x12\x1f.tuneforge.v1.UploadFileRequest\x1a\x12.tuneforge.v1.File(\x01\x12;\n\x07GetFile\x12\x1c.tuneforge.v1.GetFileRequest\x1a\x12.tuneforge.v1.File\x12L\n\tListFiles\x12\x1e.tuneforge.v1.ListFilesRequest\x1a\x1f.tuneforge.v1.ListFilesResponse\x12O\n\nDeleteFile\x12\x1f.tuneforge.v1.DeleteFileRequest\x1a .tuneforge.v1.DeleteFileResponse\x12L\n\x0c\x44ownloadFile\x12!.tuneforge.v1.DownloadFileRequest\x1a\x17.tuneforge.v1.FileChunk0\x01\x12M\n\rGetFileReport\x12\".tuneforge.v1.GetFileReportRequest\x1a\x18.tuneforge.v1.FileReport\x12J\n\x0cGetFileStats\x12!.tuneforge.v1.GetFileStatsRequest\x1a\x17.tuneforge.v1.FileStats\x12J\n\x0bPreviewFile\x12 .tuneforge.v1.PreviewFileRequest\x1a\x19.tuneforge.v1.FilePreview\x12V\n\x10GetTokenizedFile\x12%.tuneforge.v1.GetTokenizedFileRequest\x1a\x1b.tuneforge.v1.TokenizedFileb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,21 +36,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADFILEREQUEST']._serialized_start=99
   _globals['_UPLOADFILEREQUEST']._serialized_end=193
   _globals['_FILE']._serialized_start=196
-  _globals['_FILE']._serialized_end=400
-  _globals['_GETFILEREQUEST']._serialized_start=402
-  _globals['_GETFILEREQUEST']._serialized_end=430
-  _globals['_LISTFILESREQUEST']._serialized_start=432
-  _globals['_LISTFILESREQUEST']._serialized_end=497
-  _globals['_LISTFILESRESPONSE']._serialized_start=499
-  _globals['_LISTFILESRESPONSE']._serialized_end=570
-  _globals['_DELETEFILEREQUEST']._serialized_start=572
-  _globals['_DELETEFILEREQUEST']._serialized_end=603
-  _globals['_DELETEFILERESPONSE']._serialized_start=605
-  _globals['_DELETEFILERESPONSE']._serialized_end=654
-  _globals['_DOWNLOADFILEREQUEST']._serialized_start=656
-  _globals['_DOWNLOADFILEREQUEST']._serialized_end=689
-  _globals['_FILECHUNK']._serialized_start=691
-  _globals['_FILECHUNK']._serialized_end=716
-  _globals['_DATASETSERVICE']._serialized_start=719
-  _globals['_DATASETSERVICE']._serialized_end=1102
+  _globals['_FILE']._serialized_end=442
+  _globals['_GETFILEREQUEST']._serialized_start=444
+  _globals['_GETFILEREQUEST']._serialized_end=472
+  _globals['_LISTFILESREQUEST']._serialized_start=474
+  _globals['_LISTFILESREQUEST']._serialized_end=539
+  _globals['_LISTFILESRESPONSE']._serialized_start=541
+  _globals['_LISTFILESRESPONSE']._serialized_end=612
+  _globals['_DELETEFILEREQUEST']._serialized_start=614
+  _globals['_DELETEFILEREQUEST']._serialized_end=645
+  _globals['_DELETEFILERESPONSE']._serialized_start=647
+  _globals['_DELETEFILERESPONSE']._serialized_end=696
+  _globals['_DOWNLOADFILEREQUEST']._serialized_start=698
+  _globals['_DOWNLOADFILEREQUEST']._serialized_end=731
+  _globals['_FILECHUNK']._serialized_start=733
+  _globals['_FILECHUNK']._serialized_end=758
+  _globals['_REPORTPROBLEM']._serialized_start=760
+  _globals['_REPORTPROBLEM']._serialized_end=883
+  _globals['_GETFILEREPORTREQUEST']._serialized_start=885
+  _globals['_GETFILEREPORTREQUEST']._serialized_end=949
+  _globals['_FILEREPORT']._serialized_start=952
+  _globals['_FILEREPORT']._serialized_end=1086
+  _globals['_GETFILESTATSREQUEST']._serialized_start=1088
+  _globals['_GETFILESTATSREQUEST']._serialized_end=1162
+  _globals['_DISTRIBUTION']._serialized_start=1164
+  _globals['_DISTRIBUTION']._serialized_end=1244
+  _globals['_FILESTATS']._serialized_start=1247
+  _globals['_FILESTATS']._serialized_end=1677
+  _globals['_PREVIEWFILEREQUEST']._serialized_start=1679
+  _globals['_PREVIEWFILEREQUEST']._serialized_end=1763
+  _globals['_PREVIEWSEGMENT']._serialized_start=1765
+  _globals['_PREVIEWSEGMENT']._serialized_end=1831
+  _globals['_PREVIEWEXAMPLE']._serialized_start=1834
+  _globals['_PREVIEWEXAMPLE']._serialized_end=1977
+  _globals['_FILEPREVIEW']._serialized_start=1979
+  _globals['_FILEPREVIEW']._serialized_end=2094
+  _globals['_GETTOKENIZEDFILEREQUEST']._serialized_start=2096
+  _globals['_GETTOKENIZEDFILEREQUEST']._serialized_end=2168
+  _globals['_TOKENIZEDFILE']._serialized_start=2171
+  _globals['_TOKENIZEDFILE']._serialized_end=2363
+  _globals['_DATASETSERVICE']._serialized_start=2366
+  _globals['_DATASETSERVICE']._serialized_end=3068
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,26 @@ class DatasetServiceStub:
                 request_serializer=tuneforge_dot_v1_dot_dataset__pb2.DownloadFileRequest.SerializeToString,
                 response_deserializer=tuneforge_dot_v1_dot_dataset__pb2.FileChunk.FromString,
                 _registered_method=True)
+        self.GetFileReport = channel.unary_unary(
+                '/tuneforge.v1.DatasetService/GetFileReport',
+                request_serializer=tuneforge_dot_v1_dot_dataset__pb2.GetFileReportRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_dataset__pb2.FileReport.FromString,
+                _registered_method=True)
+        self.GetFileStats = channel.unary_unary(
+                '/tuneforge.v1.DatasetService/GetFileStats',
+                request_serializer=tuneforge_dot_v1_dot_dataset__pb2.GetFileStatsRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_dataset__pb2.FileStats.FromString,
+                _registered_method=True)
+        self.PreviewFile = channel.unary_unary(
+                '/tuneforge.v1.DatasetService/PreviewFile',
+                request_serializer=tuneforge_dot_v1_dot_dataset__pb2.PreviewFileRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_dataset__pb2.FilePreview.FromString,
+                _registered_method=True)
+        self.GetTokenizedFile = channel.unary_unary(
+                '/tuneforge.v1.DatasetService/GetTokenizedFile',
+                request_serializer=tuneforge_dot_v1_dot_dataset__pb2.GetTokenizedFileRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_dataset__pb2.TokenizedFile.FromString,
+                _registered_method=True)
 
 
 class DatasetServiceServicer:
@@ -68,6 +88,8 @@ class DatasetServiceServicer:
 
     def UploadFile(self, request_iterator, context):
         """The first message carries the header, the following ones the file's bytes in order.
+        An invalid file is stored with status "error" and the call fails with invalid_file,
+        naming the new file's id; its report stays readable with GetFileReport.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -86,13 +108,43 @@ class DatasetServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteFile(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Refused with conflict while a queued or running fine-tuning job uses the file.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DownloadFile(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFileReport(self, request, context):
+        """Every validation problem of a file (errors and warnings) in file order, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFileStats(self, request, context):
+        """Token statistics under a base model's own tokenizer and chat template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewFile(self, request, context):
+        """The first examples rendered through the chat template, marking the tokens that carry loss.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTokenizedFile(self, request, context):
+        """The file tokenised for training, built once per (content, tokenizer, template, max_length)
+        and cached in the artifact store; see services/dataset/tokenized.py for the format.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -124,6 +176,26 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     servicer.DownloadFile,
                     request_deserializer=tuneforge_dot_v1_dot_dataset__pb2.DownloadFileRequest.FromString,
                     response_serializer=tuneforge_dot_v1_dot_dataset__pb2.FileChunk.SerializeToString,
+            ),
+            'GetFileReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFileReport,
+                    request_deserializer=tuneforge_dot_v1_dot_dataset__pb2.GetFileReportRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_dataset__pb2.FileReport.SerializeToString,
+            ),
+            'GetFileStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFileStats,
+                    request_deserializer=tuneforge_dot_v1_dot_dataset__pb2.GetFileStatsRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_dataset__pb2.FileStats.SerializeToString,
+            ),
+            'PreviewFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewFile,
+                    request_deserializer=tuneforge_dot_v1_dot_dataset__pb2.PreviewFileRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_dataset__pb2.FilePreview.SerializeToString,
+            ),
+            'GetTokenizedFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTokenizedFile,
+                    request_deserializer=tuneforge_dot_v1_dot_dataset__pb2.GetTokenizedFileRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_dataset__pb2.TokenizedFile.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -262,6 +334,114 @@ class DatasetService:
             '/tuneforge.v1.DatasetService/DownloadFile',
             tuneforge_dot_v1_dot_dataset__pb2.DownloadFileRequest.SerializeToString,
             tuneforge_dot_v1_dot_dataset__pb2.FileChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFileReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.DatasetService/GetFileReport',
+            tuneforge_dot_v1_dot_dataset__pb2.GetFileReportRequest.SerializeToString,
+            tuneforge_dot_v1_dot_dataset__pb2.FileReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFileStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.DatasetService/GetFileStats',
+            tuneforge_dot_v1_dot_dataset__pb2.GetFileStatsRequest.SerializeToString,
+            tuneforge_dot_v1_dot_dataset__pb2.FileStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.DatasetService/PreviewFile',
+            tuneforge_dot_v1_dot_dataset__pb2.PreviewFileRequest.SerializeToString,
+            tuneforge_dot_v1_dot_dataset__pb2.FilePreview.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTokenizedFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.DatasetService/GetTokenizedFile',
+            tuneforge_dot_v1_dot_dataset__pb2.GetTokenizedFileRequest.SerializeToString,
+            tuneforge_dot_v1_dot_dataset__pb2.TokenizedFile.FromString,
             options,
             channel_credentials,
             insecure,
