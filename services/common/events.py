@@ -40,6 +40,18 @@ class DatasetUploaded(FileEvent):
     subject_suffix = "dataset.file.uploaded"
 
 
+class DatasetValidated(FileEvent):
+    subject_suffix = "dataset.file.validated"
+    num_warnings: int = Field(description="Problems reported that do not block training.")
+
+
+class DatasetInvalid(FileEvent):
+    subject_suffix = "dataset.file.invalid"
+    num_errors: int = Field(description="Problems that block training.")
+    num_warnings: int = Field(description="Problems reported that do not block training.")
+    status_details: str = Field(description="The first errors and their total count.")
+
+
 class DatasetDeleted(Event):
     subject_suffix = "dataset.file.deleted"
     file_id: str = Field(description="The deleted file.")
@@ -83,11 +95,37 @@ class JobMetrics(Event):
     learning_rate: float = Field(description="Learning rate of the last step.")
 
 
-class ModelRegistered(Event):
-    subject_suffix = "registry.model.registered"
+class ModelEvent(Event):
     model: str = Field(description="Registered model name.")
     kind: str = Field(description="base or fine-tuned.")
     parent: str = Field(default="", description="Base model of a fine-tuned model.")
+    name: str = Field(default="", description="The name its versions share.")
+    version: int = Field(default=0, description="Its version within name.")
+
+
+class ModelRegistered(ModelEvent):
+    subject_suffix = "registry.model.registered"
+
+
+class ModelFailed(ModelEvent):
+    subject_suffix = "registry.model.failed"
+    error: dict[str, Any] = Field(description="code, message and param: why it is not served.")
+
+
+class ModelDeleted(Event):
+    subject_suffix = "registry.model.deleted"
+    model: str = Field(description="The deleted model.")
+    name: str = Field(description="The name its versions share.")
+    version: int = Field(description="Its version within name.")
+
+
+class AliasMoved(Event):
+    subject_suffix = "registry.alias.moved"
+    name: str = Field(description="Model name the alias belongs to.")
+    alias: str = Field(description="e.g. production.")
+    model: str = Field(description="Version it points at now; empty when the alias was deleted.")
+    version: int = Field(description="That version's number; 0 when deleted.")
+    previous_model: str = Field(description="Version it pointed at before; empty when new.")
 
 
 class DeploymentEvent(Event):
@@ -114,9 +152,9 @@ class DeploymentDeleted(DeploymentEvent):
 
 
 EVENT_TYPES: list[type[Event]] = [
-    DatasetUploaded, DatasetDeleted,
+    DatasetUploaded, DatasetValidated, DatasetInvalid, DatasetDeleted,
     JobQueued, JobRunning, JobSucceeded, JobFailed, JobCancelled, JobMetrics,
-    ModelRegistered,
+    ModelRegistered, ModelFailed, ModelDeleted, AliasMoved,
     DeploymentCreated, DeploymentReady, DeploymentFailed, DeploymentDeleted,
 ]
 
