@@ -1,4 +1,4 @@
-"""Wiring of the registry process: database, artifact store, events, servicer."""
+"""Wiring of the registry process: database, artifact store, events, inference client, servicer."""
 
 import asyncio
 from contextlib import AsyncExitStack
@@ -9,11 +9,14 @@ import grpc
 from services.common import db
 from services.common.artifacts import open_store
 from services.common.events import EventBus
+from services.common.grpc_client import channel
 from services.common.grpc_server import run
+from services.registry.deployments import InferenceDeployments
 from services.registry.service import RegistryService
 from services.registry.servicer import RegistryServicer
 from services.registry.settings import RegistrySettings
 from services.registry.store import ModelStore
+from services.registry.versions import Versions
 from tuneforge.v1 import registry_pb2_grpc
 
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
@@ -28,9 +31,17 @@ def make_setup(settings: RegistrySettings):
         events = await EventBus(settings.nats_url, settings.events_stream,
                                 settings.events_subject_prefix).connect()
         stack.push_async_callback(events.close)
-        service = RegistryService(ModelStore(db.sessionmaker(engine)), open_store(settings), events)
+        # Only DeleteModel uses it; the channel connects lazily, so the registry starts first.
+        inference = channel(settings.inference_addr)
+        stack.push_async_callback(inference.close)
+        artifacts = await asyncio.to_thread(open_store, settings)
+        service = RegistryService(ModelStore(db.sessionmaker(engine)), artifacts, events,
+                                  settings)
         await service.bootstrap_base_models(settings.base_models_dir)
-        registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(service), server)
+        versions = Versions(service, InferenceDeployments(
+            inference, settings.inference_addr, settings.inference_timeout_s))
+        registry_pb2_grpc.add_RegistryServiceServicer_to_server(
+            RegistryServicer(service, versions), server)
 
     return setup
 

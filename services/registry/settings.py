@@ -23,3 +23,29 @@ class RegistrySettings(CommonSettings):
         default=Path("var/models"),
         description="Every model folder here is registered as a base model at start.",
     )
+    import_dirs: list[Path] = Field(
+        default=[Path("var/models")],
+        description="Local directories a model may be registered from (a JSON list); callers "
+                    "of the public API must not read arbitrary server paths.",
+    )
+    work_dir: Path | None = Field(
+        default=None,
+        description="Scratch space for tokenizer checks, merges and imports; defaults to "
+                    "<data_dir>/registry-work.",
+    )
+    round_trip_examples: int = Field(
+        default=8, ge=1, le=1000,
+        description="Training examples rendered by the round-trip check at registration.",
+    )
+    export_url_expiry_s: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600,
+        description="Lifetime of a presigned download URL (S3 backend).",
+    )
+    inference_timeout_s: float = Field(
+        default=10.0, gt=0,
+        description="Deadline of the call asking the inference service what is deployed.",
+    )
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.work_dir or self.data_dir / "registry-work"

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from tuneforge.v1 import common_pb2 as tuneforge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btuneforge/v1/registry.proto\x12\x0ctuneforge.v1\"\xe5\x01\n\x07Lineage\x12\x12\n\nbase_model\x18\x01 \x01(\t\x12\x15\n\rtraining_file\x18\x02 \x01(\t\x12\x1c\n\x14training_file_sha256\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x1c\n\x14hyperparameters_json\x18\x05 \x01(\t\x12\x33\n\x07metrics\x18\x06 \x03(\x0b\x32\".tuneforge.v1.Lineage.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xee\x01\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x03\x12\x10\n\x08owned_by\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06parent\x18\x05 \x01(\t\x12\x17\n\x0f\x61rtifact_prefix\x18\x06 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x07 \x01(\t\x12\x16\n\x0enum_parameters\x18\x08 \x01(\x03\x12\x16\n\x0e\x63ontext_length\x18\t \x01(\x05\x12&\n\x07lineage\x18\n \x01(\x0b\x32\x15.tuneforge.v1.Lineage\x12\x0e\n\x06status\x18\x0b \x01(\t\"\x93\x01\n\x14RegisterModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06parent\x18\x03 \x01(\t\x12\x17\n\x0f\x61rtifact_prefix\x18\x04 \x01(\t\x12\x10\n\x08owned_by\x18\x05 \x01(\t\x12&\n\x07lineage\x18\x06 \x01(\x0b\x32\x15.tuneforge.v1.Lineage\"\x1d\n\x0fGetModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x11ListModelsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"I\n\x12ListModelsResponse\x12!\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x13.tuneforge.v1.Model\x12\x10\n\x08has_more\x18\x02 \x01(\x08\x32\xec\x01\n\x0fRegistryService\x12H\n\rRegisterModel\x12\".tuneforge.v1.RegisterModelRequest\x1a\x13.tuneforge.v1.Model\x12>\n\x08GetModel\x12\x1d.tuneforge.v1.GetModelRequest\x1a\x13.tuneforge.v1.Model\x12O\n\nListModels\x12\x1f.tuneforge.v1.ListModelsRequest\x1a .tuneforge.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btuneforge/v1/registry.proto\x12\x0ctuneforge.v1\x1a\x19tuneforge/v1/common.proto\"\xc7\x02\n\x07Lineage\x12\x12\n\nbase_model\x18\x01 \x01(\t\x12\x15\n\rtraining_file\x18\x02 \x01(\t\x12\x1c\n\x14training_file_sha256\x18\x03 \x01(\t\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x1c\n\x14hyperparameters_json\x18\x05 \x01(\t\x12\x33\n\x07metrics\x18\x06 \x03(\x0b\x32\".tuneforge.v1.Lineage.MetricsEntry\x12\x12\n\ncreated_by\x18\x07 \x01(\t\x12\x17\n\x0fvalidation_file\x18\x08 \x01(\t\x12\x1e\n\x16validation_file_sha256\x18\t \x01(\t\x12\x13\n\x0bmerged_from\x18\n \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"v\n\x0bServingSpec\x12\x15\n\rchat_template\x18\x01 \x01(\t\x12\x16\n\x0estop_token_ids\x18\x02 \x03(\x05\x12\x1e\n\x16generation_config_json\x18\x03 \x01(\t\x12\x18\n\x10tokenizer_sha256\x18\x04 \x01(\t\"[\n\x0eRoundTripCheck\x12\x0e\n\x06passed\x18\x01 \x01(\x08\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x18\n\x10\x65xamples_checked\x18\x03 \x01(\x05\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xfa\x03\n\x05Model\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x03\x12\x10\n\x08owned_by\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06parent\x18\x05 \x01(\t\x12\x17\n\x0f\x61rtifact_prefix\x18\x06 \x01(\t\x12\x14\n\x0c\x61rchitecture\x18\x07 \x01(\t\x12\x16\n\x0enum_parameters\x18\x08 \x01(\x03\x12\x16\n\x0e\x63ontext_length\x18\t \x01(\x05\x12&\n\x07lineage\x18\n \x01(\x0b\x32\x15.tuneforge.v1.Lineage\x12\x0e\n\x06status\x18\x0b \x01(\t\x12\x0c\n\x04name\x18\x0c \x01(\t\x12\x0f\n\x07version\x18\r \x01(\x05\x12\x0f\n\x07\x61liases\x18\x0e \x03(\t\x12\x0e\n\x06\x66ormat\x18\x0f \x01(\t\x12\x0c\n\x04root\x18\x10 \x01(\t\x12\r\n\x05\x64type\x18\x11 \x01(\t\x12\x12\n\nsize_bytes\x18\x12 \x01(\x03\x12\x17\n\x0f\x63heckpoint_step\x18\x13 \x01(\x05\x12*\n\x07serving\x18\x14 \x01(\x0b\x32\x19.tuneforge.v1.ServingSpec\x12\x30\n\nround_trip\x18\x15 \x01(\x0b\x32\x1c.tuneforge.v1.RoundTripCheck\x12\"\n\x05\x65rror\x18\x16 \x01(\x0b\x32\x13.tuneforge.v1.Error\"N\n\rSampleMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12\x13\n\x06weight\x18\x03 \x01(\x05H\x00\x88\x01\x01\x42\t\n\x07_weight\"O\n\x12SampleConversation\x12\n\n\x02id\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.tuneforge.v1.SampleMessage\"\xe4\x01\n\x14RegisterModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06parent\x18\x03 \x01(\t\x12\x17\n\x0f\x61rtifact_prefix\x18\x04 \x01(\t\x12\x10\n\x08owned_by\x18\x05 \x01(\t\x12&\n\x07lineage\x18\x06 \x01(\x0b\x32\x15.tuneforge.v1.Lineage\x12\x0e\n\x06source\x18\x07 \x01(\t\x12\x0c\n\x04name\x18\x08 \x01(\t\x12\x31\n\x07samples\x18\t \x03(\x0b\x32 .tuneforge.v1.SampleConversation\"\x1d\n\x0fGetModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x11ListModelsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"I\n\x12ListModelsResponse\x12!\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x13.tuneforge.v1.Model\x12\x10\n\x08has_more\x18\x02 \x01(\x08\" \n\x12\x44\x65leteModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"2\n\x13\x44\x65leteModelResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\"C\n\x13MergeAdapterRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06new_id\x18\x02 \x01(\t\x12\x10\n\x08owned_by\x18\x03 \x01(\t\"p\n\x05\x41lias\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61lias\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\x05\x12\x16\n\x0eprevious_model\x18\x05 \x01(\t\x12\x12\n\nupdated_at\x18\x06 \x01(\x03\"=\n\x0fSetAliasRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61lias\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\"1\n\x12\x44\x65leteAliasRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x61lias\x18\x02 \x01(\t\" \n\x12\x45xportModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"U\n\x0c\x45xportHeader\x12\x10\n\x08\x66ilename\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\x03\"S\n\x0b\x45xportChunk\x12,\n\x06header\x18\x01 \x01(\x0b\x32\x1a.tuneforge.v1.ExportHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part2\xdc\x04\n\x0fRegistryService\x12H\n\rRegisterModel\x12\".tuneforge.v1.RegisterModelRequest\x1a\x13.tuneforge.v1.Model\x12>\n\x08GetModel\x12\x1d.tuneforge.v1.GetModelRequest\x1a\x13.tuneforge.v1.Model\x12O\n\nListModels\x12\x1f.tuneforge.v1.ListModelsRequest\x1a .tuneforge.v1.ListModelsResponse\x12R\n\x0b\x44\x65leteModel\x12 .tuneforge.v1.DeleteModelRequest\x1a!.tuneforge.v1.DeleteModelResponse\x12\x46\n\x0cMergeAdapter\x12!.tuneforge.v1.MergeAdapterRequest\x1a\x13.tuneforge.v1.Model\x12>\n\x08SetAlias\x12\x1d.tuneforge.v1.SetAliasRequest\x1a\x13.tuneforge.v1.Alias\x12\x44\n\x0b\x44\x65leteAlias\x12 .tuneforge.v1.DeleteAliasRequest\x1a\x13.tuneforge.v1.Alias\x12L\n\x0b\x45xportModel\x12 .tuneforge.v1.ExportModelRequest\x1a\x19.tuneforge.v1.ExportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,20 +34,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LINEAGE_METRICSENTRY']._loaded_options = None
   _globals['_LINEAGE_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_LINEAGE']._serialized_start=46
-  _globals['_LINEAGE']._serialized_end=275
-  _globals['_LINEAGE_METRICSENTRY']._serialized_start=229
-  _globals['_LINEAGE_METRICSENTRY']._serialized_end=275
-  _globals['_MODEL']._serialized_start=278
-  _globals['_MODEL']._serialized_end=516
-  _globals['_REGISTERMODELREQUEST']._serialized_start=519
-  _globals['_REGISTERMODELREQUEST']._serialized_end=666
-  _globals['_GETMODELREQUEST']._serialized_start=668
-  _globals['_GETMODELREQUEST']._serialized_end=697
-  _globals['_LISTMODELSREQUEST']._serialized_start=699
-  _globals['_LISTMODELSREQUEST']._serialized_end=748
-  _globals['_LISTMODELSRESPONSE']._serialized_start=750
-  _globals['_LISTMODELSRESPONSE']._serialized_end=823
-  _globals['_REGISTRYSERVICE']._serialized_start=826
-  _globals['_REGISTRYSERVICE']._serialized_end=1062
+  _globals['_LINEAGE']._serialized_start=73
+  _globals['_LINEAGE']._serialized_end=400
+  _globals['_LINEAGE_METRICSENTRY']._serialized_start=354
+  _globals['_LINEAGE_METRICSENTRY']._serialized_end=400
+  _globals['_SERVINGSPEC']._serialized_start=402
+  _globals['_SERVINGSPEC']._serialized_end=520
+  _globals['_ROUNDTRIPCHECK']._serialized_start=522
+  _globals['_ROUNDTRIPCHECK']._serialized_end=613
+  _globals['_MODEL']._serialized_start=616
+  _globals['_MODEL']._serialized_end=1122
+  _globals['_SAMPLEMESSAGE']._serialized_start=1124
+  _globals['_SAMPLEMESSAGE']._serialized_end=1202
+  _globals['_SAMPLECONVERSATION']._serialized_start=1204
+  _globals['_SAMPLECONVERSATION']._serialized_end=1283
+  _globals['_REGISTERMODELREQUEST']._serialized_start=1286
+  _globals['_REGISTERMODELREQUEST']._serialized_end=1514
+  _globals['_GETMODELREQUEST']._serialized_start=1516
+  _globals['_GETMODELREQUEST']._serialized_end=1545
+  _globals['_LISTMODELSREQUEST']._serialized_start=1547
+  _globals['_LISTMODELSREQUEST']._serialized_end=1610
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1612
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1685
+  _globals['_DELETEMODELREQUEST']._serialized_start=1687
+  _globals['_DELETEMODELREQUEST']._serialized_end=1719
+  _globals['_DELETEMODELRESPONSE']._serialized_start=1721
+  _globals['_DELETEMODELRESPONSE']._serialized_end=1771
+  _globals['_MERGEADAPTERREQUEST']._serialized_start=1773
+  _globals['_MERGEADAPTERREQUEST']._serialized_end=1840
+  _globals['_ALIAS']._serialized_start=1842
+  _globals['_ALIAS']._serialized_end=1954
+  _globals['_SETALIASREQUEST']._serialized_start=1956
+  _globals['_SETALIASREQUEST']._serialized_end=2017
+  _globals['_DELETEALIASREQUEST']._serialized_start=2019
+  _globals['_DELETEALIASREQUEST']._serialized_end=2068
+  _globals['_EXPORTMODELREQUEST']._serialized_start=2070
+  _globals['_EXPORTMODELREQUEST']._serialized_end=2102
+  _globals['_EXPORTHEADER']._serialized_start=2104
+  _globals['_EXPORTHEADER']._serialized_end=2189
+  _globals['_EXPORTCHUNK']._serialized_start=2191
+  _globals['_EXPORTCHUNK']._serialized_end=2274
+  _globals['_REGISTRYSERVICE']._serialized_start=2277
+  _globals['_REGISTRYSERVICE']._serialized_end=2881
 # @@protoc_insertion_point(module_scope)

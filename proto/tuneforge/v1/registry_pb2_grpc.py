@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class RegistryServiceStub:
-    """The model registry: base and fine-tuned models, where their weights live, and lineage.
+    """The model registry: base and fine-tuned models, where their weights live, lineage, the exact
+    chat template and stop tokens to serve them with, versions and aliases.
+
+    Wherever a request names a model it may give its id, "<name>@<alias>" (e.g.
+    "ft:tiny-qwen2:xiaozhi@production") or "<name>@<version>" (e.g. "ft:tiny-qwen2:xiaozhi@2").
     """
 
     def __init__(self, channel):
@@ -50,14 +54,45 @@ class RegistryServiceStub:
                 request_serializer=tuneforge_dot_v1_dot_registry__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=tuneforge_dot_v1_dot_registry__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.DeleteModel = channel.unary_unary(
+                '/tuneforge.v1.RegistryService/DeleteModel',
+                request_serializer=tuneforge_dot_v1_dot_registry__pb2.DeleteModelRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_registry__pb2.DeleteModelResponse.FromString,
+                _registered_method=True)
+        self.MergeAdapter = channel.unary_unary(
+                '/tuneforge.v1.RegistryService/MergeAdapter',
+                request_serializer=tuneforge_dot_v1_dot_registry__pb2.MergeAdapterRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_registry__pb2.Model.FromString,
+                _registered_method=True)
+        self.SetAlias = channel.unary_unary(
+                '/tuneforge.v1.RegistryService/SetAlias',
+                request_serializer=tuneforge_dot_v1_dot_registry__pb2.SetAliasRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_registry__pb2.Alias.FromString,
+                _registered_method=True)
+        self.DeleteAlias = channel.unary_unary(
+                '/tuneforge.v1.RegistryService/DeleteAlias',
+                request_serializer=tuneforge_dot_v1_dot_registry__pb2.DeleteAliasRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_registry__pb2.Alias.FromString,
+                _registered_method=True)
+        self.ExportModel = channel.unary_stream(
+                '/tuneforge.v1.RegistryService/ExportModel',
+                request_serializer=tuneforge_dot_v1_dot_registry__pb2.ExportModelRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_registry__pb2.ExportChunk.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
-    """The model registry: base and fine-tuned models, where their weights live, and lineage.
+    """The model registry: base and fine-tuned models, where their weights live, lineage, the exact
+    chat template and stop tokens to serve them with, versions and aliases.
+
+    Wherever a request names a model it may give its id, "<name>@<alias>" (e.g.
+    "ft:tiny-qwen2:xiaozhi@production") or "<name>@<version>" (e.g. "ft:tiny-qwen2:xiaozhi@2").
     """
 
     def RegisterModel(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Registers files already in the artifact store (artifact_prefix) or copies them from
+        `source` first. A model whose round-trip check fails is registered with status "failed".
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -70,6 +105,41 @@ class RegistryServiceServicer:
 
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModel(self, request, context):
+        """Refused while the model is deployed, is the parent of another model, or has an alias.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeAdapter(self, request, context):
+        """Merges a LoRA adapter into its base: a new full-weight version under the adapter's name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAlias(self, request, context):
+        """Creates or moves an alias of a model name to one of its versions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAlias(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportModel(self, request, context):
+        """The model's files as a tar archive: a header first, then either data chunks or, where the
+        artifact store can presign, no chunks and the header's url.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -92,6 +162,31 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=tuneforge_dot_v1_dot_registry__pb2.ListModelsRequest.FromString,
                     response_serializer=tuneforge_dot_v1_dot_registry__pb2.ListModelsResponse.SerializeToString,
             ),
+            'DeleteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModel,
+                    request_deserializer=tuneforge_dot_v1_dot_registry__pb2.DeleteModelRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_registry__pb2.DeleteModelResponse.SerializeToString,
+            ),
+            'MergeAdapter': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeAdapter,
+                    request_deserializer=tuneforge_dot_v1_dot_registry__pb2.MergeAdapterRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_registry__pb2.Model.SerializeToString,
+            ),
+            'SetAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAlias,
+                    request_deserializer=tuneforge_dot_v1_dot_registry__pb2.SetAliasRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_registry__pb2.Alias.SerializeToString,
+            ),
+            'DeleteAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAlias,
+                    request_deserializer=tuneforge_dot_v1_dot_registry__pb2.DeleteAliasRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_registry__pb2.Alias.SerializeToString,
+            ),
+            'ExportModel': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportModel,
+                    request_deserializer=tuneforge_dot_v1_dot_registry__pb2.ExportModelRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_registry__pb2.ExportChunk.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'tuneforge.v1.RegistryService', rpc_method_handlers)
@@ -101,7 +196,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class RegistryService:
-    """The model registry: base and fine-tuned models, where their weights live, and lineage.
+    """The model registry: base and fine-tuned models, where their weights live, lineage, the exact
+    chat template and stop tokens to serve them with, versions and aliases.
+
+    Wherever a request names a model it may give its id, "<name>@<alias>" (e.g.
+    "ft:tiny-qwen2:xiaozhi@production") or "<name>@<version>" (e.g. "ft:tiny-qwen2:xiaozhi@2").
     """
 
     @staticmethod
@@ -175,6 +274,141 @@ class RegistryService:
             '/tuneforge.v1.RegistryService/ListModels',
             tuneforge_dot_v1_dot_registry__pb2.ListModelsRequest.SerializeToString,
             tuneforge_dot_v1_dot_registry__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.RegistryService/DeleteModel',
+            tuneforge_dot_v1_dot_registry__pb2.DeleteModelRequest.SerializeToString,
+            tuneforge_dot_v1_dot_registry__pb2.DeleteModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeAdapter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.RegistryService/MergeAdapter',
+            tuneforge_dot_v1_dot_registry__pb2.MergeAdapterRequest.SerializeToString,
+            tuneforge_dot_v1_dot_registry__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.RegistryService/SetAlias',
+            tuneforge_dot_v1_dot_registry__pb2.SetAliasRequest.SerializeToString,
+            tuneforge_dot_v1_dot_registry__pb2.Alias.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.RegistryService/DeleteAlias',
+            tuneforge_dot_v1_dot_registry__pb2.DeleteAliasRequest.SerializeToString,
+            tuneforge_dot_v1_dot_registry__pb2.Alias.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tuneforge.v1.RegistryService/ExportModel',
+            tuneforge_dot_v1_dot_registry__pb2.ExportModelRequest.SerializeToString,
+            tuneforge_dot_v1_dot_registry__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,
