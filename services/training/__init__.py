@@ -1,0 +1,1 @@
+"""Training service: fine-tuning jobs run as DeepSpeed ranks under torchrun."""

@@ -1,0 +1,102 @@
+"""Training data: the canonical chat JSONL, tokenized with the base model's chat template."""
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from services.common.chat import IGNORE_INDEX, TokenizedExample, tokenize_for_training
+
+ROLES = ("system", "user", "assistant")
+
+
+class DataError(ValueError):
+    """The training file cannot be trained on; the message names the line at fault."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    examples: list[TokenizedExample]
+    num_truncated: int
+    num_skipped: int
+
+
+def _messages(line_no: int, line: str) -> list[dict]:
+    """Parse and check one record, naming the line and field at fault."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise DataError(f"line {line_no}: not valid JSON ({e.msg})") from None
+    where = f"line {line_no} (id {record.get('id')!r})" if isinstance(record, dict) else \
+        f"line {line_no}"
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if not isinstance(messages, list) or not messages:
+        raise DataError(f"{where}: 'messages' must be a non-empty list")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise DataError(f"{where}: messages[{i}].role must be one of {', '.join(ROLES)}")
+        if not isinstance(m.get("content"), str):
+            raise DataError(f"{where}: messages[{i}].content must be a string")
+        if m.get("weight", 1) not in (0, 1):
+            raise DataError(f"{where}: messages[{i}].weight must be 0 or 1")
+    if not any(m["role"] == "assistant" and m.get("weight", 1) for m in messages):
+        raise DataError(f"{where}: no assistant message to train on")
+    return messages
+
+
+def load_dataset(path: Path, tokenizer, max_length: int) -> Dataset:
+    """Tokenize every record; a record left with no trained token after truncation is skipped."""
+    examples, truncated, skipped = [], 0, 0
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            example = tokenize_for_training(tokenizer, _messages(line_no, line), max_length)
+            truncated += example.truncated
+            if example.num_trained_tokens == 0:
+                skipped += 1
+                continue
+            examples.append(example)
+    if not examples:
+        raise DataError(
+            f"no example has a trained token within model_max_length={max_length} "
+            f"({skipped} skipped)" if skipped else "the training file has no examples"
+        )
+    return Dataset(examples, truncated, skipped)
+
+
+def rank_batches(num_examples: int, epoch: int, seed: int, rank: int, world: int,
+                 micro_batch: int) -> list[list[int]]:
+    """This rank's micro batches of one epoch, as example indices.
+
+    Like DistributedSampler: one seeded shuffle per epoch shared by all ranks, padded by
+    repeating from the start so every rank gets as many batches (ZeRO's collectives need it).
+    """
+    order = list(range(num_examples))
+    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    per_rank = -(-num_examples // world)
+    order += order[: per_rank * world - num_examples]
+    mine = order[rank::world]
+    return [mine[i:i + micro_batch] for i in range(0, len(mine), micro_batch)]
+
+
+def steps_per_epoch(num_examples: int, world: int, micro_batch: int) -> int:
+    """Optimizer steps in one epoch (the last batch may be short)."""
+    per_rank = -(-num_examples // world)
+    return -(-per_rank // micro_batch)
+
+
+def collate(examples: list[TokenizedExample], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad a batch to its longest example; padding is masked out of attention and loss."""
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        labels[row, :n] = torch.tensor(e.labels)
+        mask[row, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}

@@ -1,0 +1,92 @@
+"""A job's folder: base model and data downloaded, run config and DeepSpeed config written."""
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.common.artifacts import ArtifactStore
+from services.training.accelerator import Accelerator
+from services.training.store import JobRecord
+from services.training.trainer.config import Hyperparameters, RunConfig
+from services.training.trainer.ds_config import deepspeed_config
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.root / "base"
+
+    @property
+    def data_file(self) -> Path:
+        return self.root / "data" / "train.jsonl"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / "output"
+
+    @property
+    def run_config(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def ds_config(self) -> Path:
+        return self.root / "ds_config.json"
+
+    @property
+    def launch_file(self) -> Path:
+        return self.root / "launch.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "ranks.log"
+
+    @property
+    def pid_file(self) -> Path:
+        """Process group of the ranks, to find them again after a restart."""
+        return self.root / "ranks.pid"
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    deepspeed_config: dict
+
+
+def launch_command(python: str, num_ranks: int, run_config: Path) -> list[str]:
+    """torchrun (the deepspeed launcher hangs on CPU hosts) starting one trainer per rank."""
+    return [python, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={num_ranks}",
+            "-m", "services.training.trainer.run", "--config", str(run_config)]
+
+
+def prepare(ws: Workspace, job: JobRecord, artifacts: ArtifactStore, accel: Accelerator,
+            python: str) -> Launch:
+    """Download the inputs and write every config into the job's folder (blocking)."""
+    for stale in (ws.base_dir, ws.output_dir):  # left over by a run before a restart
+        shutil.rmtree(stale, ignore_errors=True)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    artifacts.get_dir(job.base_artifact_prefix, ws.base_dir)
+    artifacts.get_file(job.training_file_key, ws.data_file)
+    hp = Hyperparameters.model_validate(job.hyperparameters)
+    ds = deepspeed_config(hp, bf16=accel.bf16)
+    ws.ds_config.write_text(json.dumps(ds, indent=2) + "\n", encoding="utf-8")
+    cfg = RunConfig(job_id=job.id, model_dir=ws.base_dir, train_file=ws.data_file,
+                    output_dir=ws.output_dir, deepspeed_config=ws.ds_config,
+                    hyperparameters=hp, seed=job.seed)
+    ws.run_config.write_text(cfg.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    launch = Launch(launch_command(python, hp.num_gpus, ws.run_config),
+                    accel.rank_env(hp.num_gpus), ds)
+    ws.launch_file.write_text(json.dumps({"argv": launch.argv, "env": launch.env}, indent=2)
+                              + "\n", encoding="utf-8")
+    return launch
+
+
+def remove_model_copies(ws: Workspace) -> None:
+    """Free the disk a finished job's folder holds in model weights; configs and logs stay."""
+    for path in (ws.base_dir, ws.output_dir):
+        shutil.rmtree(path, ignore_errors=True)
