@@ -54,4 +54,5 @@ class TrainingSettings(CommonSettings):
 
     @property
     def work_root(self) -> Path:
-        return self.work_dir or self.data_dir / "training"
+        # Absolute: the ranks run inside the job's folder and read the paths in its config.
+        return (self.work_dir or self.data_dir / "training").resolve()
