@@ -180,17 +180,16 @@ Try:  curl {url}/v1/models
 Demo: make demo   (in another terminal)
 Press Ctrl-C to stop.""")
     stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    try:
-        while not stop:
-            for name, proc in stack.procs.items():
-                if proc.poll() is not None:
-                    console.print(f"[red]{name} exited with code {proc.returncode}; stopping.[/]")
-                    stop.append(1)
-                    break
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    # Explicit handlers: a shell that starts us in the background leaves SIGINT ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(1))
+    while not stop:
+        for name, proc in stack.procs.items():
+            if proc.poll() is not None:
+                console.print(f"[red]{name} exited with code {proc.returncode}; stopping.[/]")
+                stop.append(1)
+                break
+        time.sleep(0.5)
     console.print("Stopping…")
     stack.stop()
     console.print("Stopped.")
