@@ -151,11 +151,17 @@ class DeploymentDeleted(DeploymentEvent):
     subject_suffix = "inference.deployment.deleted"
 
 
+class DeploymentMoved(DeploymentEvent):
+    subject_suffix = "inference.deployment.moved"
+    previous_model: str = Field(description="Registered model it served before.")
+    resolved_model: str = Field(description="Registered model it serves now.")
+
+
 EVENT_TYPES: list[type[Event]] = [
     DatasetUploaded, DatasetValidated, DatasetInvalid, DatasetDeleted,
     JobQueued, JobRunning, JobSucceeded, JobFailed, JobCancelled, JobMetrics,
     ModelRegistered, ModelFailed, ModelDeleted, AliasMoved,
-    DeploymentCreated, DeploymentReady, DeploymentFailed, DeploymentDeleted,
+    DeploymentCreated, DeploymentReady, DeploymentFailed, DeploymentDeleted, DeploymentMoved,
 ]
 
 
@@ -170,6 +176,14 @@ class EventBus:
         self.url, self.stream, self.prefix = url, stream, prefix
         self._nc: nats.NATS | None = None
         self._js = None
+
+    @classmethod
+    async def open(cls, stack, settings) -> "EventBus":
+        """Connect with the process settings; `stack` drains the connection on close."""
+        bus = await cls(settings.nats_url, settings.events_stream,
+                        settings.events_subject_prefix).connect()
+        stack.push_async_callback(bus.close)
+        return bus
 
     async def connect(self) -> "EventBus":
         self._nc = await nats.connect(self.url, name="tuneforge", max_reconnect_attempts=-1)

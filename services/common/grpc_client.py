@@ -1,5 +1,7 @@
 """gRPC channels to other services; every call carries the caller's request id."""
 
+from contextlib import AsyncExitStack
+
 import grpc
 
 from services.common.grpc_server import REQUEST_ID_KEY, request_id
@@ -32,3 +34,10 @@ def channel(address: str) -> grpc.aio.Channel:
         ],
         interceptors=[_RequestIdInterceptor()],
     )
+
+
+def open_channel(stack: AsyncExitStack, address: str) -> grpc.aio.Channel:
+    """A channel closed by `stack`; it connects lazily, so the peer may start later."""
+    ch = channel(address)
+    stack.push_async_callback(ch.close)
+    return ch

@@ -9,7 +9,7 @@ import grpc
 from services.common import db
 from services.common.artifacts import open_store
 from services.common.events import EventBus
-from services.common.grpc_client import channel
+from services.common.grpc_client import open_channel
 from services.common.grpc_server import run
 from services.registry.deployments import InferenceDeployments
 from services.registry.service import RegistryService
@@ -24,19 +24,14 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 def make_setup(settings: RegistrySettings):
     async def setup(stack: AsyncExitStack, server: grpc.aio.Server) -> None:
-        url = settings.database_url or settings.sqlite_url("registry")
-        await asyncio.to_thread(db.migrate, url, MIGRATIONS, "alembic_version_registry")
-        engine = db.create_engine(url)
-        stack.push_async_callback(engine.dispose)
-        events = await EventBus(settings.nats_url, settings.events_stream,
-                                settings.events_subject_prefix).connect()
-        stack.push_async_callback(events.close)
+        sessions = await db.open_database(
+            stack, settings.database_url or settings.sqlite_url("registry"), MIGRATIONS,
+            "alembic_version_registry")
+        events = await EventBus.open(stack, settings)
         # Only DeleteModel uses it; the channel connects lazily, so the registry starts first.
-        inference = channel(settings.inference_addr)
-        stack.push_async_callback(inference.close)
+        inference = open_channel(stack, settings.inference_addr)
         artifacts = await asyncio.to_thread(open_store, settings)
-        service = RegistryService(ModelStore(db.sessionmaker(engine)), artifacts, events,
-                                  settings)
+        service = RegistryService(ModelStore(sessions), artifacts, events, settings)
         await service.bootstrap_base_models(settings.base_models_dir)
         versions = Versions(service, InferenceDeployments(
             inference, settings.inference_addr, settings.inference_timeout_s))

@@ -5,6 +5,8 @@ the Alembic environment here and keep their own version table, so several servic
 PostgreSQL database or each their own SQLite file.
 """
 
+import asyncio
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from alembic import command
@@ -45,3 +47,12 @@ def create_engine(url: str) -> AsyncEngine:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def open_database(stack: AsyncExitStack, url: str, versions_dir: Path,
+                        version_table: str) -> async_sessionmaker:
+    """Migrate, open an engine disposed by `stack`, and return a session factory."""
+    await asyncio.to_thread(migrate, url, versions_dir, version_table)
+    engine = create_engine(url)
+    stack.push_async_callback(engine.dispose)
+    return sessionmaker(engine)
