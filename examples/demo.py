@@ -18,6 +18,14 @@ HERE = Path(__file__).parent
 BASE = os.environ.get("TUNEFORGE_API", "http://127.0.0.1:8000")
 
 
+def api_key() -> str:
+    """TUNEFORGE_API_KEY, else the admin key `make run` wrote to var/admin_key."""
+    if key := os.environ.get("TUNEFORGE_API_KEY"):
+        return key
+    path = HERE.parent / "var" / "admin_key"
+    return path.read_text().strip() if path.exists() else "local"
+
+
 def step(msg: str) -> float:
     print(f"\n== {msg}", flush=True)
     return time.monotonic()
@@ -28,9 +36,9 @@ def done(t0: float) -> None:
 
 
 def main() -> int:
-    client = openai.OpenAI(base_url=f"{BASE}/v1", api_key=os.environ.get("TUNEFORGE_API_KEY",
-                                                                          "local"))
-    http = httpx.Client(base_url=BASE, timeout=30)
+    key = api_key()
+    client = openai.OpenAI(base_url=f"{BASE}/v1", api_key=key)
+    http = httpx.Client(base_url=BASE, timeout=30, headers={"Authorization": f"Bearer {key}"})
     timings = {}
 
     t = step("Uploading examples/self_cognition.json")
@@ -90,9 +98,11 @@ def main() -> int:
     done(t)
 
     print("\n== Timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
-    print(f"\nTry it yourself:\n  curl {BASE}/v1/chat/completions -H 'Content-Type: "
-          f"application/json' -d '{{\"model\": \"{job.fine_tuned_model}\", \"messages\": "
-          f"[{{\"role\": \"user\", \"content\": \"你好\"}}]}}'")
+    body = json.dumps({"model": job.fine_tuned_model,
+                       "messages": [{"role": "user", "content": "你好"}]}, ensure_ascii=False)
+    print(f"\nTry it yourself:\n  curl {BASE}/v1/chat/completions "
+          f"-H \"Authorization: Bearer $(cat var/admin_key)\" "
+          f"-H 'Content-Type: application/json' -d '{body}'")
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.settings import GatewaySettings
+from services.common.errors import TuneForgeError
 from services.common.grpc_client import channel
 from tuneforge.v1 import (
     dataset_pb2_grpc,
@@ -40,8 +41,17 @@ class Clients:
         )
 
 
-def get_clients(request: Request) -> Clients:
-    return request.app.state.clients
+async def get_clients(request: Request) -> Clients:
+    """The stubs as the caller's project sees them (raw when tenancy is not open)."""
+    # async: FastAPI runs a plain def dependency in a worker thread, a hop per request.
+    clients = request.app.state.clients
+    tenancy = getattr(request.app.state, "tenancy", None)
+    if tenancy is None:
+        return clients
+    principal = getattr(request.state, "principal", None)
+    if principal is None:  # fail closed: a route the auth middleware let through unchecked
+        raise TuneForgeError("unauthenticated", "This route needs an API key.")
+    return tenancy.view(clients, principal)
 
 
 ClientsDep = Annotated[Clients, Depends(get_clients)]

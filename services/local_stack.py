@@ -5,6 +5,7 @@ its own process, as in a real deployment; Ctrl-C stops them all, gateway first.
 """
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -164,7 +165,20 @@ def _in_use(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def _admin_key() -> str:
+    """The local stack's admin key: TUNEFORGE_ADMIN_KEY, else the one in var/, else a new one."""
+    path = Path(os.environ.get("TUNEFORGE_DATA_DIR", "var")) / "admin_key"
+    key = os.environ.get("TUNEFORGE_ADMIN_KEY") or (
+        path.read_text().strip() if path.exists() else "tf-admin-" + secrets.token_urlsafe(24))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
 def main() -> None:
+    # Children inherit it: the gateway then requires `Authorization: Bearer <key>`.
+    os.environ["TUNEFORGE_ADMIN_KEY"] = key = _admin_key()
     stack = LocalStack()
     console.print("[bold]Starting TuneForge[/] (NATS, registry, dataset, training, inference, "
                   "gateway)…")
@@ -176,7 +190,8 @@ def main() -> None:
     url = stack.api_url
     console.print(f"""
 [bold green]TuneForge is running.[/]  API: {url}/v1   docs: {url}/docs
-Try:  curl {url}/v1/models
+Admin key (also in var/admin_key): {key}
+Try:  curl {url}/v1/models -H "Authorization: Bearer $(cat var/admin_key)"
 Demo: make demo   (in another terminal)
 Press Ctrl-C to stop.""")
     stop = []

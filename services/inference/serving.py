@@ -1,41 +1,45 @@
-"""Chat completions: the prompt from the chat template, context checks, n streamed choices."""
+"""Chat and text completions: prompt tokens, context checks, n streamed choices, usage."""
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import TypeVar
 
 import jinja2
 
 from services.common.chat import ChatMessage, tokenize_prompt
 from services.common.errors import TuneForgeError, invalid
-from services.inference.engines import Engine, GenerationRequest
-from services.inference.protocol import Chunk, SamplingParams, Usage, validate_messages
-from services.inference.text import TextStream
+from services.inference.engines import GenerationRequest, SampledToken, Target
+from services.inference.merge import merge
+from services.inference.protocol import (
+    Chunk,
+    SamplingParams,
+    TokenLogprob,
+    Usage,
+    validate_messages,
+)
+from services.inference.text import TextStream, TokenText
 
 log = logging.getLogger(__name__)
 
-EngineLookup = Callable[[str], Awaitable[Engine]]
-T = TypeVar("T")
+TargetLookup = Callable[[str], Awaitable[Target]]
 
 
 def completion_budget(context_length: int, prompt_tokens: int, max_tokens: int | None,
-                      default_max_tokens: int) -> int:
+                      default_max_tokens: int, what: str = "messages") -> int:
     """Tokens the completion may take; context_length_exceeded when the request cannot fit."""
     limit = f"This model's maximum context length is {context_length} tokens. However, "
     if prompt_tokens > context_length:
         raise TuneForgeError(
             "context_length_exceeded",
-            limit + f"your messages resulted in {prompt_tokens} tokens, "
+            limit + f"your {what} resulted in {prompt_tokens} tokens, "
             f"{prompt_tokens - context_length} more than the limit. "
-            "Please reduce the length of the messages.", "messages")
+            f"Please reduce the length of the {what}.", what)
     if prompt_tokens == context_length:
         raise TuneForgeError(
             "context_length_exceeded",
-            limit + f"your messages resulted in {prompt_tokens} tokens, which leaves no room "
-            "for the completion. Please reduce the length of the messages.", "messages")
+            limit + f"your {what} resulted in {prompt_tokens} tokens, which leaves no room "
+            f"for the completion. Please reduce the length of the {what}.", what)
     if max_tokens is None:
         return min(default_max_tokens, context_length - prompt_tokens)
     requested = prompt_tokens + max_tokens
@@ -43,33 +47,61 @@ def completion_budget(context_length: int, prompt_tokens: int, max_tokens: int |
         # As vLLM and OpenAI do: an explicit max_tokens that does not fit is an error, not clipped.
         raise TuneForgeError(
             "context_length_exceeded",
-            limit + f"you requested {requested} tokens ({prompt_tokens} in the messages, "
+            limit + f"you requested {requested} tokens ({prompt_tokens} in the {what}, "
             f"{max_tokens} in the completion), {requested - context_length} more than the limit. "
-            "Please reduce the length of the messages or max_tokens.", "max_tokens")
+            f"Please reduce the length of the {what} or max_tokens.", "max_tokens")
     return max_tokens
 
 
-class ChatServing:
-    """Chat completions from whichever engine serves the requested model."""
+class CompletionServing:
+    """Completions from whichever engine (and adapter) serves the requested model."""
 
-    def __init__(self, engines: EngineLookup, default_max_tokens: int, max_n: int):
-        self.engines = engines
+    def __init__(self, targets: TargetLookup, default_max_tokens: int, max_n: int):
+        self.targets = targets
         self.default_max_tokens = default_max_tokens
         self.max_n = max_n
 
-    async def stream(self, model: str, messages: Sequence[ChatMessage],
-                     params: SamplingParams) -> AsyncIterator[Chunk]:
+    async def chat(self, model: str, messages: Sequence[ChatMessage],
+                   params: SamplingParams) -> AsyncIterator[Chunk]:
         """Text deltas of every choice, a finish chunk per choice, then one chunk of usage."""
-        if not model:
-            raise invalid("model is required.", "model")
+        _require_model(model)
         validate_messages(messages)
         params.validate(self.max_n)
-        engine = await self.engines(model)
-        prompt = await asyncio.to_thread(_render, engine, messages)
-        budget = completion_budget(engine.context_length, len(prompt), params.max_tokens,
-                                   self.default_max_tokens)
+        target = await self.targets(model)
+        prompt = await asyncio.to_thread(_render, target, messages)
+        async with aclosing(self._generate(model, target, prompt, params, "messages")) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def complete(self, model: str, prompt: str | Sequence[int], params: SamplingParams,
+                       echo: bool = False) -> AsyncIterator[Chunk]:
+        """The same stream for a raw prompt (text or token ids), optionally echoed first."""
+        _require_model(model)
+        params.validate(self.max_n)
+        if not prompt:
+            raise invalid("prompt must not be empty.", "prompt")
+        target = await self.targets(model)
+        tokenizer = target.engine.tokenizer
+        if isinstance(prompt, str):
+            ids = await asyncio.to_thread(lambda: tokenizer(prompt)["input_ids"])
+        else:
+            ids = list(prompt)
+            bad = next((i for i, t in enumerate(ids) if not 0 <= t < len(tokenizer)), None)
+            if bad is not None:
+                raise invalid(f"prompt[{bad}] is {ids[bad]}, not a token id of this model "
+                              f"(0 to {len(tokenizer) - 1}).", "prompt")
+        head = (prompt if isinstance(prompt, str) else tokenizer.decode(ids)) if echo else ""
+        async with aclosing(self._generate(model, target, ids, params, "prompt", head)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _generate(self, model: str, target: Target, prompt: list[int],
+                        params: SamplingParams, what: str,
+                        echo: str = "") -> AsyncIterator[Chunk]:
+        budget = completion_budget(target.engine.context_length, len(prompt), params.max_tokens,
+                                   self.default_max_tokens, what)
         tally = [0] * params.n  # tokens sampled per choice, filled in as they stream
-        choices = [self._choice(engine, i, prompt, budget, params, tally)
+        choices = [self._choice(target, i, prompt, budget, params, tally, echo)
                    for i in range(params.n)]
         # aclosing: a caller that stops reading stops the choices now, not when collected.
         async with aclosing(merge(choices)) as chunks:
@@ -80,70 +112,58 @@ class ChatServing:
                  params.n, usage.prompt_tokens, usage.completion_tokens)
         yield Chunk(usage=usage)
 
-    async def _choice(self, engine: Engine, index: int, prompt: list[int], budget: int,
-                      params: SamplingParams, tally: list[int]) -> AsyncIterator[Chunk]:
+    async def _choice(self, target: Target, index: int, prompt: list[int], budget: int,
+                      params: SamplingParams, tally: list[int],
+                      echo: str) -> AsyncIterator[Chunk]:
+        engine = target.engine
         # Choice i samples with seed + i, as vLLM does: choices differ, and repeat per seed.
         seed = None if params.seed is None else params.seed + index
-        request = GenerationRequest(prompt, budget, params.temperature, params.top_p, seed,
-                                    engine.stop_token_ids)
+        top_k = max(params.top_k, 0)
+        request = GenerationRequest(
+            prompt, budget, params.temperature, params.top_p, seed, engine.stop_token_ids,
+            top_k, params.presence_penalty, params.frequency_penalty, params.logprobs,
+            target.adapter)
         text = TextStream(engine.tokenizer, prompt, params.stop)
+        token_text = TokenText(engine.tokenizer) if params.logprobs is not None else None
+        logprobs: list[TokenLogprob] = []
         stop_token = False
+        if echo:
+            yield Chunk(index, echo)
         async with aclosing(engine.generate(request)) as tokens:
             async for token in tokens:
                 tally[index] += 1
-                if token in request.stop_token_ids:
+                if token.id in request.stop_token_ids:
                     stop_token = True
                     break
-                if delta := text.push(token):
-                    yield Chunk(index, delta)
+                if token_text is not None and token.logprob is not None:
+                    logprobs.append(_logprob(token_text, token))
+                if delta := text.push(token.id):
+                    yield Chunk(index, delta, logprobs=tuple(logprobs))
+                    logprobs = []
                 if text.stopped:
                     break
-        if rest := text.finish():
-            yield Chunk(index, rest)
+        rest = text.finish()
+        if rest or logprobs:
+            yield Chunk(index, rest, logprobs=tuple(logprobs))
         yield Chunk(index, finish_reason="stop" if stop_token or text.stopped else "length")
 
 
-def _render(engine: Engine, messages: Sequence[ChatMessage]) -> list[int]:
+def _require_model(model: str) -> None:
+    if not model:
+        raise invalid("model is required.", "model")
+
+
+def _render(target: Target, messages: Sequence[ChatMessage]) -> list[int]:
     try:
-        return tokenize_prompt(engine.tokenizer, messages)
+        return tokenize_prompt(target.engine.tokenizer, messages)
     except jinja2.TemplateError as e:
         raise invalid(f"The model's chat template rejected the messages: {e}", "messages") from e
 
 
-@dataclass(frozen=True)
-class _Failure:
-    error: Exception
-
-
-_END = object()
-
-
-async def merge(streams: Sequence[AsyncIterator[T]]) -> AsyncIterator[T]:
-    """Items of several streams as they arrive; the first failure ends all of them."""
-    queue: asyncio.Queue = asyncio.Queue()
-
-    async def pump(stream: AsyncIterator[T]) -> None:
-        try:
-            async for item in stream:
-                queue.put_nowait(item)
-        except Exception as e:  # noqa: BLE001 - re-raised by the consumer below
-            queue.put_nowait(_Failure(e))
-        finally:
-            queue.put_nowait(_END)
-
-    tasks = [asyncio.create_task(pump(s)) for s in streams]
-    try:
-        ended = 0
-        while ended < len(tasks):
-            item = await queue.get()
-            if item is _END:
-                ended += 1
-            elif isinstance(item, _Failure):
-                raise item.error
-            else:
-                yield item
-    finally:
-        # Cancelling a pump closes its stream, which stops that choice's generation.
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+def _logprob(token_text: TokenText, token: SampledToken) -> TokenLogprob:
+    top = []
+    for token_id, logprob in token.top_logprobs:
+        text, raw = token_text(token_id)
+        top.append((text, logprob, raw))
+    text, raw = token_text(token.id)
+    return TokenLogprob(text, token.logprob, raw, tuple(top))

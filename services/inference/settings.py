@@ -32,6 +32,44 @@ class InferenceSettings(CommonSettings):
         description="Tokens generated when a request sets no max_tokens (clipped to the context).",
     )
     max_n: int = Field(default=16, ge=1, description="Most choices one request may ask for.")
+    max_concurrent_requests: int = Field(
+        default=32, ge=1, le=1024,
+        description="Sequences one replica decodes in one batch unless a deployment says.",
+    )
+    torch_threads: int = Field(
+        default=0, ge=0,
+        description="CPU threads torch may use; 0 keeps torch's default (one per core). Fewer "
+        "help on a host shared with other busy processes, where OpenMP waits for descheduled "
+        "threads.",
+    )
+    max_loras: int = Field(
+        default=8, ge=1, description="LoRA adapters one engine holds; the least recently used go.",
+    )
+    max_lora_rank: int = Field(
+        default=16, ge=1,
+        description="Least LoRA rank a vLLM engine is started for; the base's registered "
+        "adapters raise it to their largest.",
+    )
+    advertise_addr: str | None = Field(
+        default=None,
+        description="host:port the gateway reaches this replica at; default listen_addr.",
+    )
+    replica_id: str | None = Field(
+        default=None, description="This replica's name in heartbeats; default random.",
+    )
+    heartbeat_interval_s: float = Field(
+        default=2.0, gt=0, description="Seconds between heartbeats on NATS.",
+    )
+    vllm_command: str | None = Field(
+        default=None,
+        description="Command that starts vLLM's OpenAI server, flags appended; default this "
+        "interpreter's `-m vllm.entrypoints.openai.api_server`.",
+    )
+
+    @property
+    def address(self) -> str:
+        """Where other processes reach this replica."""
+        return self.advertise_addr or self.listen_addr or self.inference_addr
 
     @property
     def model_cache_dir(self) -> Path:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, BigInteger, String, select
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -24,6 +24,13 @@ class DeploymentRow(Base):
     artifact_prefix: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[int] = mapped_column(BigInteger)
     error: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    resolved_model: Mapped[str] = mapped_column(String(256), default="")
+    base_model: Mapped[str] = mapped_column(String(256), default="")
+    adapter: Mapped[bool] = mapped_column(Boolean, default=False)
+    replicas: Mapped[int] = mapped_column(Integer, default=1)
+    gpus_per_replica: Mapped[int] = mapped_column(Integer, default=0)
+    max_context: Mapped[int] = mapped_column(Integer, default=0)
+    max_concurrent_requests: Mapped[int] = mapped_column(Integer, default=0)
 
 
 @dataclass
@@ -32,9 +39,16 @@ class DeploymentRecord:
     model: str
     status: str
     backend: str
-    artifact_prefix: str  # the model's files, as the registry named them at deployment
+    artifact_prefix: str  # the served model's files (an adapter's own folder for an adapter)
     created_at: int
     error: dict | None = None  # {code, message, param} once failed
+    resolved_model: str = ""  # the registered model `model` named at the last (re)load
+    base_model: str = ""  # whose weights the engine holds: resolved_model or its parent
+    adapter: bool = False  # a LoRA adapter applied on base_model's engine
+    replicas: int = 1
+    gpus_per_replica: int = 0
+    max_context: int = 0  # 0: the model's
+    max_concurrent_requests: int = 0  # 0: the service's default
 
 
 def _record(row: DeploymentRow) -> DeploymentRecord:

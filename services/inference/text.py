@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+from tokenizers import decoders
 from transformers import PreTrainedTokenizerBase
 
 # Prompt tokens decoded ahead of the completion: SentencePiece tokenizers drop a word's
@@ -98,3 +99,40 @@ class TextStream:
         """The rest of the text once generation has ended."""
         text = self._stops.feed(self._detokenizer.flush())
         return text + self._stops.flush()
+
+
+class TokenText:
+    """A token's own text and raw bytes, for logprobs: byte-level BPE tokens may hold part of
+    a character, whose text alone would be U+FFFD but whose bytes join up with the next."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
+        self.tokenizer = tokenizer
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        self._byte_level = backend is not None and isinstance(backend.decoder,
+                                                              decoders.ByteLevel)
+
+    def __call__(self, token_id: int) -> tuple[str, bytes]:
+        text = self.tokenizer.decode([token_id])
+        if not self._byte_level:
+            return text, text.encode()
+        piece = self.tokenizer.convert_ids_to_tokens(token_id)
+        if any(ch not in _UNICODE_TO_BYTE for ch in piece):  # a special or added token
+            return text, text.encode()
+        return text, bytes(_UNICODE_TO_BYTE[ch] for ch in piece)
+
+
+def _byte_level_alphabet() -> dict[str, int]:
+    # GPT-2's reversible map of bytes to printable characters, which byte-level BPE spells in.
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                 *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + extra)] = b
+            extra += 1
+    return chars
+
+
+_UNICODE_TO_BYTE = _byte_level_alphabet()

@@ -1,6 +1,7 @@
 """Deployment lifecycle over gRPC with a real registry, database and NATS, and fake engines."""
 
 import asyncio
+import shutil
 
 import grpc
 import pytest
@@ -11,12 +12,14 @@ from tests.integration.inference_stack import (
     rpc_error,
     services,
     texts,
+    tiny_model_source,
     wait_for_events,
     wait_for_status,
-    write_config_only_model,
+    write_model,
 )
-from tests.unit.inference_fakes import FakeEngine
+from tests.unit.inference_fakes import FakeEngine, write_lora_adapter
 from tuneforge.v1 import inference_pb2 as pb
+from tuneforge.v1 import registry_pb2
 
 
 class Engines:
@@ -25,14 +28,17 @@ class Engines:
     def __init__(self):
         self.made: list[FakeEngine] = []
         self.model_dirs = []
+        self.specs = []
         self.load_gate: asyncio.Event | None = None
         self.load_error: Exception | None = None
+        self.reply = lambda spec: "Hello<|im_end|>"
 
-    def __call__(self, backend, model_dir) -> FakeEngine:
-        engine = FakeEngine("Hello<|im_end|>")
+    def __call__(self, spec) -> FakeEngine:
+        engine = FakeEngine(self.reply(spec))
+        self.specs.append(spec)
         engine.load_gate, engine.load_error = self.load_gate, self.load_error
         self.made.append(engine)
-        self.model_dirs.append(model_dir)
+        self.model_dirs.append(spec.model_dir)
         return engine
 
 
@@ -45,7 +51,7 @@ def engines() -> Engines:
 async def stack(tmp_path, nats_url, event_prefix, database_url, engines):
     models = tmp_path / "models"
     for name in ("fake-model", "second-model", "third-model"):
-        write_config_only_model(models, name)
+        write_model(models, name)
     async with services(tmp_path / "state", nats_url, event_prefix, database_url, models,
                         engines) as s:
         yield s
@@ -119,7 +125,7 @@ async def test_unknown_backend_is_invalid_naming_backend(stack):
 
     assert rpc_error(err.value) == (
         grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument", "backend",
-        "backend must be one of auto, transformers, not 'vllm-turbo'.")
+        "backend must be one of auto, transformers, vllm, not 'vllm-turbo'.")
 
 
 async def test_engine_that_fails_to_load_marks_the_deployment_failed(stack, engines):
@@ -144,6 +150,9 @@ async def test_deleting_a_loading_deployment_stops_the_load(stack, engines):
     engines.load_gate = asyncio.Event()
     d = await deploy(stack)
     await wait_for_status(stack.inference, d.id, "loading")
+    async with asyncio.timeout(10):
+        while not engines.made:  # the engine is loading (held by the gate)
+            await asyncio.sleep(0.01)
 
     deleted = await stack.inference.DeleteDeployment(pb.DeleteDeploymentRequest(id=d.id))
 
@@ -229,3 +238,127 @@ async def test_a_redeployed_model_reuses_its_download_until_its_files_change(sta
     await wait_for_status(stack.inference, d.id, "ready")
     assert not (cached / "sentinel").exists()
     assert (cached / "tokenizer.json").is_file() and (cached / MANIFEST).is_file()
+
+
+def register_copy(stack, model_id: str, **kw):
+    """Register a copy of tiny-qwen2 under `model_id` (kw: name, kind, parent)."""
+    prefix = f"models/{model_id}"
+    shutil.copytree(tiny_model_source(), stack.settings.artifact_root / prefix)
+    return stack.registry.RegisterModel(registry_pb2.RegisterModelRequest(
+        id=model_id, artifact_prefix=prefix, **{"kind": "base", **kw}))
+
+
+async def chat_text(stack, model: str) -> str:
+    return texts(await chat(stack.inference, model))[0]
+
+
+async def test_an_alias_deployment_follows_the_alias_when_it_moves(stack, engines):
+    engines.reply = lambda spec: f"{spec.model_dir.name.split('-')[0]}<|im_end|>"
+    for version in ("one", "two"):
+        await register_copy(stack, version, name="named")
+    await stack.registry.SetAlias(registry_pb2.SetAliasRequest(name="named", alias="prod",
+                                                               model="one"))
+    d = await deploy(stack, "named@prod")
+    await wait_for_status(stack.inference, d.id, "ready")
+    assert await chat_text(stack, "named@prod") == "one"
+
+    await stack.registry.SetAlias(registry_pb2.SetAliasRequest(name="named", alias="prod",
+                                                               model="two"))
+
+    moved = await wait_for_event(stack, "DeploymentMoved")
+    assert (moved.previous_model, moved.resolved_model) == ("one", "two")
+    assert await chat_text(stack, "named@prod") == "two"
+    got = await stack.inference.GetDeployment(pb.GetDeploymentRequest(id=d.id))
+    assert (got.status, got.resolved_model, got.base_model) == ("ready", "two", "two")
+    assert engines.made[0].closed and not engines.made[1].closed
+
+
+async def test_a_deployed_adapter_is_served_on_its_base_which_other_deployments_share(
+        stack, engines, tmp_path):
+    engines.reply = lambda spec: "x<|im_end|>"
+    prefix = "models/fake-model-lora"
+    write_lora_adapter(tiny_model_source(), stack.settings.artifact_root / prefix, 4, 0)
+    await stack.registry.RegisterModel(registry_pb2.RegisterModelRequest(
+        id="fake-model-lora", kind="fine-tuned", parent="fake-model", artifact_prefix=prefix))
+
+    d = await deploy(stack, "fake-model-lora")
+    ready = await wait_for_status(stack.inference, d.id, "ready")
+    base = await deploy(stack, "fake-model")
+    await wait_for_status(stack.inference, base.id, "ready")
+
+    assert (ready.base_model, ready.adapter, ready.resolved_model) == (
+        "fake-model", True, "fake-model-lora")
+    await chat(stack.inference, "fake-model-lora")
+    await chat(stack.inference, "fake-model")
+    assert len(engines.made) == 1  # one copy of the base weights for both deployments
+    adapters = [r.adapter.name if r.adapter else None for r in engines.made[0].requests]
+    assert adapters == ["fake-model-lora", None]
+    await stack.inference.DeleteDeployment(pb.DeleteDeploymentRequest(id=base.id))
+    assert not engines.made[0].closed  # the adapter's deployment still holds it
+    await stack.inference.DeleteDeployment(pb.DeleteDeploymentRequest(id=d.id))
+    assert engines.made[0].closed
+
+
+async def test_an_undeployed_adapter_of_a_deployed_base_is_served_on_first_request(
+        stack, engines):
+    prefix = "models/lazy-lora"
+    write_lora_adapter(tiny_model_source(), stack.settings.artifact_root / prefix, 4, 1)
+    await stack.registry.RegisterModel(registry_pb2.RegisterModelRequest(
+        id="lazy-lora", kind="fine-tuned", parent="fake-model", artifact_prefix=prefix))
+    d = await deploy(stack, "fake-model")
+    await wait_for_status(stack.inference, d.id, "ready")
+
+    assert texts(await chat(stack.inference, "lazy-lora")) == {0: "Hello"}
+
+    request = engines.made[0].requests[-1]
+    assert request.adapter.name == "lazy-lora"
+    assert (request.adapter.path / "adapter_config.json").is_file()
+
+
+async def test_replicas_load_that_many_engines_and_share_the_requests(stack, engines):
+    d = await deploy(stack, replicas=2, max_concurrent_requests=3, max_context=512)
+    ready = await wait_for_status(stack.inference, d.id, "ready")
+
+    await asyncio.gather(*(chat(stack.inference, "fake-model") for _ in range(4)))
+
+    assert (ready.replicas, ready.max_concurrent_requests, ready.max_context) == (2, 3, 512)
+    assert len(engines.made) == 2 and all(len(e.requests) == 2 for e in engines.made)
+    assert {(s.max_concurrent_requests, s.max_context) for s in engines.specs} == {(3, 512)}
+
+
+@pytest.mark.parametrize(("options", "param", "message"), [
+    ({"replicas": 17}, "replicas", "replicas must be between 1 and 16, not 17."),
+    ({"gpus_per_replica": 1, "replicas": 2}, "gpus_per_replica",
+     "2 replica(s) × 1 GPU(s) need 2 GPUs, but this inference service has 0."),
+    ({"max_context": 4096}, "max_context",
+     "max_context must be at most the model's context length 2048, not 4096."),
+    ({"max_concurrent_requests": 2000}, "max_concurrent_requests",
+     "max_concurrent_requests must be between 0 (the default) and 1024, not 2000."),
+])
+async def test_resource_hints_out_of_range_are_invalid_naming_them(stack, options, param,
+                                                                   message):
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await deploy(stack, **options)
+
+    assert rpc_error(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, "invalid_argument",
+                                    param, message)
+
+
+async def wait_for_event(stack, name: str, timeout: float = 10.0):
+    async with asyncio.timeout(timeout):
+        while not (found := [e for e in stack.events if type(e).__name__ == name]):
+            await asyncio.sleep(0.02)
+    return found[0]
+
+
+async def test_a_vllm_deployment_is_sized_for_the_largest_adapter_of_its_base(stack, engines):
+    for name, rank in (("small-lora", 8), ("big-lora", 32)):
+        prefix = f"models/{name}"
+        write_lora_adapter(tiny_model_source(), stack.settings.artifact_root / prefix, rank, 0)
+        await stack.registry.RegisterModel(registry_pb2.RegisterModelRequest(
+            id=name, kind="fine-tuned", parent="fake-model", artifact_prefix=prefix))
+
+    d = await deploy(stack, backend="vllm")
+    await wait_for_status(stack.inference, d.id, "ready")
+
+    assert (engines.specs[0].backend, engines.specs[0].max_lora_rank) == ("vllm", 32)

@@ -1,6 +1,7 @@
 """The inference service with the real transformers engine on tiny-qwen2, over gRPC."""
 
 import asyncio
+import json
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from services.common.chat import tokenize_prompt
 from services.registry.tiny_model import build_tiny_model
 from tests.integration.inference_stack import (
+    build_scripted_model,
     chat,
     chat_request,
     finishes,
@@ -26,32 +28,6 @@ from tuneforge.v1 import registry_pb2
 
 BASE, CHINESE = "tiny-qwen2", "tiny-qwen2-zh"
 CHINESE_REPLY = "你好，世界"
-
-
-def build_scripted_model(base_dir: Path, out_dir: Path, reply: str) -> Path:
-    """A copy of the base model whose greedy reply to any prompt is `reply`, then <|im_end|>.
-
-    With attention and MLP outputs zeroed, the last hidden state depends on the current token
-    only; an untied output layer then maps each token of the reply to the next one.
-    """
-    shutil.copytree(base_dir, out_dir)
-    tokenizer = AutoTokenizer.from_pretrained(out_dir)
-    model = AutoModelForCausalLM.from_pretrained(out_dir)
-    start = tokenize_prompt(tokenizer, [{"role": "user", "content": "hi"}])[-1]
-    chain = [start, *tokenizer(reply, add_special_tokens=False)["input_ids"],
-             tokenizer.convert_tokens_to_ids("<|im_end|>")]
-    assert len(set(chain)) == len(chain), "each token may have one successor only"
-    with torch.no_grad():
-        for layer in model.model.layers:
-            layer.self_attn.o_proj.weight.zero_()
-            layer.mlp.down_proj.weight.zero_()
-        hidden = model.model.norm(model.model.embed_tokens.weight[chain[:-1]])
-        head = torch.zeros_like(model.model.embed_tokens.weight)
-        head[chain[1:]] = 100 * hidden / hidden.norm(dim=-1, keepdim=True)
-    model.config.tie_word_embeddings = False
-    model.lm_head.weight = torch.nn.Parameter(head)
-    model.save_pretrained(out_dir)
-    return out_dir
 
 
 @pytest.fixture(scope="module")
@@ -182,16 +158,17 @@ async def test_deleting_the_deployment_unloads_the_model(stack):
                                     "The model 'tiny-qwen2' does not exist or is not deployed.")
 
 
-async def test_model_without_weights_fails_to_load_with_the_reason(stack):
-    prefix = "models/no-weights"
+async def test_model_whose_weights_do_not_fit_its_config_fails_with_the_reason(stack):
+    prefix = "models/misshapen"
     folder = stack.settings.artifact_root / prefix
-    folder.mkdir(parents=True)
-    shutil.copy(stack.settings.artifact_root / "models" / BASE / "config.json", folder)
+    shutil.copytree(stack.settings.artifact_root / "models" / BASE, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "intermediate_size": 64}))
     await stack.registry.RegisterModel(registry_pb2.RegisterModelRequest(
-        id="no-weights", kind="base", artifact_prefix=prefix))
+        id="misshapen", kind="base", artifact_prefix=prefix))
 
-    d = await deployed(stack, "no-weights")
+    d = await deployed(stack, "misshapen")
 
     assert d.status == "failed"
     assert (d.error.code, d.error.param) == ("internal", "model")
-    assert d.error.message.startswith("Loading the model 'no-weights' failed: ")
+    assert d.error.message.startswith("Loading the model 'misshapen' failed: ")

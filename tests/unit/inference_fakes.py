@@ -1,15 +1,18 @@
-"""Fakes of the inference Engine for tests: a byte-level tokenizer and scripted replies."""
+"""Test doubles for the inference service: a byte-level tokenizer, scripted engines, and
+random LoRA adapters of a real base model."""
 
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import torch
+from peft import LoraConfig, get_peft_model
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from services.common.chat import stop_token_ids
-from services.inference.engines import Engine, GenerationRequest
+from services.inference.engines import Adapter, Engine, GenerationRequest, SampledToken
 
 CHATML = (Path(__file__).resolve().parents[2] / "services" / "registry" / "chatml.jinja")
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -65,14 +68,14 @@ class FakeEngine(Engine):
     def stop_token_ids(self) -> frozenset[int]:
         return frozenset(stop_token_ids(byte_tokenizer()))
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[int]:
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[SampledToken]:
         self.requests.append(request)
         reply = self.reply(request) if callable(self.reply) else self.reply
         try:
             for token in encode(reply)[:request.max_tokens]:
                 await asyncio.sleep(0)  # a real engine hands over control between tokens
                 self.tokens_yielded += 1
-                yield token
+                yield SampledToken(token)
                 if token in request.stop_token_ids:
                     return
         finally:
@@ -80,3 +83,15 @@ class FakeEngine(Engine):
 
     async def close(self) -> None:
         self.closed = True
+
+
+def write_lora_adapter(base_dir: Path, out: Path, rank: int, seed: int) -> Adapter:
+    """A LoRA adapter of the model in `base_dir` with random (not zero) weights, so it changes
+    the model's output; saved as PEFT saves a fine-tune."""
+    torch.manual_seed(seed)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base_dir),
+        LoraConfig(r=rank, lora_alpha=32, target_modules=["q_proj", "v_proj", "down_proj"],
+                   init_lora_weights=False))
+    model.save_pretrained(out)
+    return Adapter(out.name, out, rank)

@@ -5,25 +5,28 @@ import pytest
 from services.common.chat import tokenize_prompt
 from services.common.errors import TuneForgeError
 from services.inference.protocol import Chunk, SamplingParams
-from services.inference.serving import ChatServing
+from services.inference.engines import Target
+from services.inference.serving import CompletionServing
+from services.inference.engines import SampledToken
 from tests.unit.inference_fakes import FakeEngine, byte_tokenizer, encode
 
 HI = [{"role": "user", "content": "hi"}]
 PROMPT_TOKENS = len(tokenize_prompt(byte_tokenizer(), HI))
 
 
-def serving(engine: FakeEngine, default_max_tokens: int = 64, max_n: int = 4) -> ChatServing:
-    async def lookup(model: str) -> FakeEngine:
+def serving(engine: FakeEngine, default_max_tokens: int = 64,
+            max_n: int = 4) -> CompletionServing:
+    async def lookup(model: str) -> Target:
         if model != "fake":
             raise TuneForgeError("model_not_found", f"The model '{model}' is not deployed.",
                                  "model")
-        return engine
+        return Target(engine)
 
-    return ChatServing(lookup, default_max_tokens, max_n)
+    return CompletionServing(lookup, default_max_tokens, max_n)
 
 
 async def complete(engine: FakeEngine, messages=HI, **params) -> list[Chunk]:
-    return [c async for c in serving(engine).stream("fake", messages, SamplingParams(**params))]
+    return [c async for c in serving(engine).chat("fake", messages, SamplingParams(**params))]
 
 
 def text_of(chunks: list[Chunk], index: int = 0) -> str:
@@ -184,7 +187,7 @@ async def test_empty_messages_are_invalid():
 
 
 async def test_model_that_is_not_deployed_fails_before_any_chunk():
-    stream = serving(FakeEngine("unused")).stream("other", HI, SamplingParams())
+    stream = serving(FakeEngine("unused")).chat("other", HI, SamplingParams())
 
     with pytest.raises(TuneForgeError) as err:
         await anext(stream)
@@ -194,7 +197,7 @@ async def test_model_that_is_not_deployed_fails_before_any_chunk():
 
 async def test_closing_the_stream_stops_every_choice_generating():
     engine = FakeEngine("z" * 1000)
-    stream = serving(engine).stream("fake", HI, SamplingParams(n=2, max_tokens=1000))
+    stream = serving(engine).chat("fake", HI, SamplingParams(n=2, max_tokens=1000))
 
     first = await anext(stream)
     await stream.aclose()
@@ -207,7 +210,7 @@ async def test_closing_the_stream_stops_every_choice_generating():
 async def test_engine_failure_mid_stream_reaches_the_caller():
     class Failing(FakeEngine):
         async def generate(self, request):
-            yield encode("a")[0]
+            yield SampledToken(encode("a")[0])
             raise TuneForgeError("unavailable", "The deployment was deleted while generating.")
 
     with pytest.raises(TuneForgeError) as err:

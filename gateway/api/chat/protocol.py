@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.chat.sampling import ChatTokenLogprob, SamplingFields, Usage
 from services.common.ids import new_id
 
 
@@ -25,36 +26,19 @@ class ChatMessage(BaseModel):
         return "".join(p.text for p in self.content)
 
 
-class StreamOptions(BaseModel):
-    include_usage: bool = Field(default=False, description="Send a last chunk with usage.")
-
-
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(SamplingFields):
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(description="A deployed model's name.")
+    model: str = Field(description="A deployed model's name, or an adapter of a deployed base.")
     messages: list[ChatMessage] = Field(min_length=1, description="The conversation so far.")
-    max_tokens: int | None = Field(default=None, ge=1, description="Deprecated alias.")
     max_completion_tokens: int | None = Field(default=None, ge=1,
                                               description="Most tokens to generate.")
-    temperature: float | None = Field(default=None, ge=0, le=2, description="0 is greedy.")
-    top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling.")
-    n: int = Field(default=1, ge=1, le=16, description="Choices to generate.")
-    stop: str | list[str] | None = Field(default=None, description="Up to 4 stop strings.")
-    seed: int | None = Field(default=None, description="Makes sampling repeatable.")
-    stream: bool = Field(default=False, description="Send server-sent events.")
-    stream_options: StreamOptions | None = None
+    logprobs: bool = Field(default=False, description="Return each token's log-probability.")
+    top_logprobs: int | None = Field(default=None, ge=0, le=20,
+                                     description="Most likely alternatives per token (0-20).")
 
-    def stop_list(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
-
-
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
+    def logprobs_k(self) -> int | None:
+        return (self.top_logprobs or 0) if self.logprobs else None
 
 
 class ResponseMessage(BaseModel):
@@ -62,11 +46,15 @@ class ResponseMessage(BaseModel):
     content: str
 
 
+class ChoiceLogprobs(BaseModel):
+    content: list[ChatTokenLogprob] = Field(default_factory=list)
+
+
 class Choice(BaseModel):
     index: int
     message: ResponseMessage
     finish_reason: str | None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletion(BaseModel):
@@ -87,7 +75,7 @@ class ChunkChoice(BaseModel):
     index: int
     delta: Delta
     finish_reason: str | None = None
-    logprobs: None = None
+    logprobs: ChoiceLogprobs | None = None
 
 
 class ChatCompletionChunk(BaseModel):

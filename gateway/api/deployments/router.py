@@ -14,9 +14,7 @@ router = APIRouter(prefix="/v1/deployments", tags=["deployments"], responses=ERR
 
 @router.post("", response_model=DeploymentObject, summary="Deploy a model")
 async def create_deployment(body: CreateDeployment, clients: ClientsDep) -> DeploymentObject:
-    d = await clients.inference.CreateDeployment(
-        pb.CreateDeploymentRequest(model=body.model, backend=body.backend),
-        timeout=clients.timeout)
+    d = await clients.inference.CreateDeployment(body.to_pb(), timeout=clients.timeout)
     return DeploymentObject.from_pb(d)
 
 

@@ -25,35 +25,47 @@ _sym_db = _symbol_database.Default()
 from tuneforge.v1 import common_pb2 as tuneforge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctuneforge/v1/inference.proto\x12\x0ctuneforge.v1\x1a\x19tuneforge/v1/common.proto\"9\n\x17\x43reateDeploymentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\"\x80\x01\n\nDeployment\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\x03\x12\"\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x13.tuneforge.v1.Error\"\"\n\x14GetDeploymentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x16ListDeploymentsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"S\n\x17ListDeploymentsResponse\x12&\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x18.tuneforge.v1.Deployment\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"%\n\x17\x44\x65leteDeploymentRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xb5\x01\n\x0eSamplingParams\x12\x17\n\nmax_tokens\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x04 \x03(\t\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\t\n\x01n\x18\x06 \x01(\x05\x42\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seed\"\x95\x01\n\x15\x43hatCompletionRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.tuneforge.v1.ChatMessage\x12,\n\x06params\x18\x03 \x01(\x0b\x32\x1c.tuneforge.v1.SamplingParams\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x05\"i\n\x0f\x43ompletionChunk\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x15\n\rfinish_reason\x18\x03 \x01(\t\x12\"\n\x05usage\x18\x04 \x01(\x0b\x32\x13.tuneforge.v1.Usage2\xc3\x03\n\x10InferenceService\x12S\n\x10\x43reateDeployment\x12%.tuneforge.v1.CreateDeploymentRequest\x1a\x18.tuneforge.v1.Deployment\x12M\n\rGetDeployment\x12\".tuneforge.v1.GetDeploymentRequest\x1a\x18.tuneforge.v1.Deployment\x12^\n\x0fListDeployments\x12$.tuneforge.v1.ListDeploymentsRequest\x1a%.tuneforge.v1.ListDeploymentsResponse\x12S\n\x10\x44\x65leteDeployment\x12%.tuneforge.v1.DeleteDeploymentRequest\x1a\x18.tuneforge.v1.Deployment\x12V\n\x0e\x43hatCompletion\x12#.tuneforge.v1.ChatCompletionRequest\x1a\x1d.tuneforge.v1.CompletionChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctuneforge/v1/inference.proto\x12\x0ctuneforge.v1\x1a\x19tuneforge/v1/common.proto\"\x9b\x01\n\x17\x43reateDeploymentRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x10\n\x08replicas\x18\x03 \x01(\x05\x12\x18\n\x10gpus_per_replica\x18\x04 \x01(\x05\x12\x13\n\x0bmax_context\x18\x05 \x01(\x05\x12\x1f\n\x17max_concurrent_requests\x18\x06 \x01(\x05\"\x9f\x02\n\nDeployment\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x04 \x01(\t\x12\x12\n\ncreated_at\x18\x05 \x01(\x03\x12\"\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x13.tuneforge.v1.Error\x12\x16\n\x0eresolved_model\x18\x07 \x01(\t\x12\x12\n\nbase_model\x18\x08 \x01(\t\x12\x0f\n\x07\x61\x64\x61pter\x18\t \x01(\x08\x12\x10\n\x08replicas\x18\n \x01(\x05\x12\x18\n\x10gpus_per_replica\x18\x0b \x01(\x05\x12\x13\n\x0bmax_context\x18\x0c \x01(\x05\x12\x1f\n\x17max_concurrent_requests\x18\r \x01(\x05\"\"\n\x14GetDeploymentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"6\n\x16ListDeploymentsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"S\n\x17ListDeploymentsResponse\x12&\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x18.tuneforge.v1.Deployment\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"%\n\x17\x44\x65leteDeploymentRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\x9d\x02\n\x0eSamplingParams\x12\x17\n\nmax_tokens\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0btemperature\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x0c\n\x04stop\x18\x04 \x03(\t\x12\x11\n\x04seed\x18\x05 \x01(\x03H\x03\x88\x01\x01\x12\t\n\x01n\x18\x06 \x01(\x05\x12\r\n\x05top_k\x18\x07 \x01(\x05\x12\x18\n\x10presence_penalty\x18\x08 \x01(\x01\x12\x19\n\x11\x66requency_penalty\x18\t \x01(\x01\x12\x15\n\x08logprobs\x18\n \x01(\x05H\x04\x88\x01\x01\x42\r\n\x0b_max_tokensB\x0e\n\x0c_temperatureB\x08\n\x06_top_pB\x07\n\x05_seedB\x0b\n\t_logprobs\"\x95\x01\n\x15\x43hatCompletionRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12+\n\x08messages\x18\x02 \x03(\x0b\x32\x19.tuneforge.v1.ChatMessage\x12,\n\x06params\x18\x03 \x01(\x0b\x32\x1c.tuneforge.v1.SamplingParams\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x17\n\x08TokenIds\x12\x0b\n\x03ids\x18\x01 \x03(\x05\"\xb9\x01\n\x11\x43ompletionRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x12+\n\ttoken_ids\x18\x03 \x01(\x0b\x32\x16.tuneforge.v1.TokenIdsH\x00\x12,\n\x06params\x18\x04 \x01(\x0b\x32\x1c.tuneforge.v1.SamplingParams\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0c\n\x04\x65\x63ho\x18\x06 \x01(\x08\x42\x08\n\x06prompt\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x05\";\n\nTopLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x01\x12\r\n\x05\x62ytes\x18\x03 \x01(\x0c\"m\n\x0cTokenLogprob\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07logprob\x18\x02 \x01(\x01\x12\r\n\x05\x62ytes\x18\x03 \x01(\x0c\x12.\n\x0ctop_logprobs\x18\x04 \x03(\x0b\x32\x18.tuneforge.v1.TopLogprob\"\x97\x01\n\x0f\x43ompletionChunk\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x15\n\rfinish_reason\x18\x03 \x01(\t\x12\"\n\x05usage\x18\x04 \x01(\x0b\x32\x13.tuneforge.v1.Usage\x12,\n\x08logprobs\x18\x05 \x03(\x0b\x32\x1a.tuneforge.v1.TokenLogprob\"\xb1\x01\n\x10ReplicaHeartbeat\x12\x12\n\nreplica_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12)\n\x06models\x18\x03 \x03(\x0b\x32\x19.tuneforge.v1.ServedModel\x12\x13\n\x0boutstanding\x18\x04 \x01(\x05\x12\x12\n\ninterval_s\x18\x05 \x01(\x01\x12\x12\n\nsent_at_ms\x18\x06 \x01(\x03\x12\x10\n\x08stopping\x18\x07 \x01(\x08\"U\n\x0bServedModel\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x12\n\nbase_model\x18\x03 \x01(\t\x12\x13\n\x0boutstanding\x18\x04 \x01(\x05\x32\x93\x04\n\x10InferenceService\x12S\n\x10\x43reateDeployment\x12%.tuneforge.v1.CreateDeploymentRequest\x1a\x18.tuneforge.v1.Deployment\x12M\n\rGetDeployment\x12\".tuneforge.v1.GetDeploymentRequest\x1a\x18.tuneforge.v1.Deployment\x12^\n\x0fListDeployments\x12$.tuneforge.v1.ListDeploymentsRequest\x1a%.tuneforge.v1.ListDeploymentsResponse\x12S\n\x10\x44\x65leteDeployment\x12%.tuneforge.v1.DeleteDeploymentRequest\x1a\x18.tuneforge.v1.Deployment\x12V\n\x0e\x43hatCompletion\x12#.tuneforge.v1.ChatCompletionRequest\x1a\x1d.tuneforge.v1.CompletionChunk0\x01\x12N\n\nCompletion\x12\x1f.tuneforge.v1.CompletionRequest\x1a\x1d.tuneforge.v1.CompletionChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tuneforge.v1.inference_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_start=73
-  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_end=130
-  _globals['_DEPLOYMENT']._serialized_start=133
-  _globals['_DEPLOYMENT']._serialized_end=261
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=263
-  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=297
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=299
-  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=353
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=355
-  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=438
-  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_start=440
-  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_end=477
-  _globals['_CHATMESSAGE']._serialized_start=479
-  _globals['_CHATMESSAGE']._serialized_end=523
-  _globals['_SAMPLINGPARAMS']._serialized_start=526
-  _globals['_SAMPLINGPARAMS']._serialized_end=707
-  _globals['_CHATCOMPLETIONREQUEST']._serialized_start=710
-  _globals['_CHATCOMPLETIONREQUEST']._serialized_end=859
-  _globals['_USAGE']._serialized_start=861
-  _globals['_USAGE']._serialized_end=940
-  _globals['_COMPLETIONCHUNK']._serialized_start=942
-  _globals['_COMPLETIONCHUNK']._serialized_end=1047
-  _globals['_INFERENCESERVICE']._serialized_start=1050
-  _globals['_INFERENCESERVICE']._serialized_end=1501
+  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_start=74
+  _globals['_CREATEDEPLOYMENTREQUEST']._serialized_end=229
+  _globals['_DEPLOYMENT']._serialized_start=232
+  _globals['_DEPLOYMENT']._serialized_end=519
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_start=521
+  _globals['_GETDEPLOYMENTREQUEST']._serialized_end=555
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_start=557
+  _globals['_LISTDEPLOYMENTSREQUEST']._serialized_end=611
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_start=613
+  _globals['_LISTDEPLOYMENTSRESPONSE']._serialized_end=696
+  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_start=698
+  _globals['_DELETEDEPLOYMENTREQUEST']._serialized_end=735
+  _globals['_CHATMESSAGE']._serialized_start=737
+  _globals['_CHATMESSAGE']._serialized_end=781
+  _globals['_SAMPLINGPARAMS']._serialized_start=784
+  _globals['_SAMPLINGPARAMS']._serialized_end=1069
+  _globals['_CHATCOMPLETIONREQUEST']._serialized_start=1072
+  _globals['_CHATCOMPLETIONREQUEST']._serialized_end=1221
+  _globals['_TOKENIDS']._serialized_start=1223
+  _globals['_TOKENIDS']._serialized_end=1246
+  _globals['_COMPLETIONREQUEST']._serialized_start=1249
+  _globals['_COMPLETIONREQUEST']._serialized_end=1434
+  _globals['_USAGE']._serialized_start=1436
+  _globals['_USAGE']._serialized_end=1515
+  _globals['_TOPLOGPROB']._serialized_start=1517
+  _globals['_TOPLOGPROB']._serialized_end=1576
+  _globals['_TOKENLOGPROB']._serialized_start=1578
+  _globals['_TOKENLOGPROB']._serialized_end=1687
+  _globals['_COMPLETIONCHUNK']._serialized_start=1690
+  _globals['_COMPLETIONCHUNK']._serialized_end=1841
+  _globals['_REPLICAHEARTBEAT']._serialized_start=1844
+  _globals['_REPLICAHEARTBEAT']._serialized_end=2021
+  _globals['_SERVEDMODEL']._serialized_start=2023
+  _globals['_SERVEDMODEL']._serialized_end=2108
+  _globals['_INFERENCESERVICE']._serialized_start=2111
+  _globals['_INFERENCESERVICE']._serialized_end=2642
 # @@protoc_insertion_point(module_scope)

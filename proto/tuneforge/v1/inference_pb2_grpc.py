@@ -60,6 +60,11 @@ class InferenceServiceStub:
                 request_serializer=tuneforge_dot_v1_dot_inference__pb2.ChatCompletionRequest.SerializeToString,
                 response_deserializer=tuneforge_dot_v1_dot_inference__pb2.CompletionChunk.FromString,
                 _registered_method=True)
+        self.Completion = channel.unary_stream(
+                '/tuneforge.v1.InferenceService/Completion',
+                request_serializer=tuneforge_dot_v1_dot_inference__pb2.CompletionRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_inference__pb2.CompletionChunk.FromString,
+                _registered_method=True)
 
 
 class InferenceServiceServicer:
@@ -98,6 +103,13 @@ class InferenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Completion(self, request, context):
+        """The same stream for a raw prompt, without the chat template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InferenceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +136,11 @@ def add_InferenceServiceServicer_to_server(servicer, server):
             'ChatCompletion': grpc.unary_stream_rpc_method_handler(
                     servicer.ChatCompletion,
                     request_deserializer=tuneforge_dot_v1_dot_inference__pb2.ChatCompletionRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_inference__pb2.CompletionChunk.SerializeToString,
+            ),
+            'Completion': grpc.unary_stream_rpc_method_handler(
+                    servicer.Completion,
+                    request_deserializer=tuneforge_dot_v1_dot_inference__pb2.CompletionRequest.FromString,
                     response_serializer=tuneforge_dot_v1_dot_inference__pb2.CompletionChunk.SerializeToString,
             ),
     }
@@ -262,6 +279,33 @@ class InferenceService:
             target,
             '/tuneforge.v1.InferenceService/ChatCompletion',
             tuneforge_dot_v1_dot_inference__pb2.ChatCompletionRequest.SerializeToString,
+            tuneforge_dot_v1_dot_inference__pb2.CompletionChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Completion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tuneforge.v1.InferenceService/Completion',
+            tuneforge_dot_v1_dot_inference__pb2.CompletionRequest.SerializeToString,
             tuneforge_dot_v1_dot_inference__pb2.CompletionChunk.FromString,
             options,
             channel_credentials,

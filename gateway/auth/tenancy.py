@@ -1,0 +1,34 @@
+"""The tenancy of one gateway process: its store, who a request is, what it may see."""
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from gateway.auth.guard import guard
+from gateway.auth.keys import Authenticator, Principal
+from gateway.auth.limits import KeyLimits
+from gateway.auth.ownership import Ownership
+from gateway.settings import GatewaySettings
+from gateway.store import GatewayStore
+
+
+@dataclass
+class Tenancy:
+    settings: GatewaySettings
+    store: GatewayStore
+    auth: Authenticator
+    ownership: Ownership
+    limits: KeyLimits
+
+    @classmethod
+    async def open(cls, settings: GatewaySettings, clients, stack: AsyncExitStack) -> "Tenancy":
+        """Open the gateway database; `clients` are the raw stubs ownership checks use."""
+        store = await GatewayStore.open(settings.db_url, stack)
+        admin = settings.admin_key.get_secret_value() if settings.admin_key else None
+        return cls(settings, store, Authenticator(store, admin),
+                   Ownership(store, clients.registry, clients.timeout),
+                   KeyLimits(settings.rate_limit_per_minute,
+                             settings.max_concurrent_generations))
+
+    def view(self, clients, who: Principal):
+        """`clients` as `who`'s project sees them."""
+        return guard(clients, self.ownership, who, self.settings.max_active_jobs)
