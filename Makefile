@@ -45,5 +45,11 @@ test: model proto-check
 test-fast: model
 	$(PY) -m pytest -q -m "not e2e" $(PYTEST_ARGS)
 
+# Benchmarks print a table against a baseline measured in the same run (minutes each).
+bench: model
+	$(PY) -m bench.dataset_bench
+	$(PY) -m bench.train_bench
+	$(PY) -m bench.serve_bench
+
 clean:
 	rm -rf var .pytest_cache
