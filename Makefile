@@ -6,9 +6,15 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(wildcard proto/tuneforge/v1/*.proto)
 MODEL_DIR ?= var/models/tiny-qwen2
 
-.PHONY: setup proto proto-check docs model run demo test test-fast bench clean
+.PHONY: setup proto proto-check docs model run demo test test-fast bench clean browser-check
 
-setup: $(STAMP)
+# The web console's front-end libraries (Chart.js), installed by npm from package-lock.json.
+NODE_STAMP := node_modules/.package-lock.json
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PY_BOOT) -m venv $(VENV)
@@ -33,13 +39,13 @@ docs: $(STAMP)
 model: $(STAMP)
 	$(PY) -m services.registry.tiny_model $(MODEL_DIR)
 
-run: model
+run: model $(NODE_STAMP)
 	$(PY) -m services.local_stack
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: model proto-check
+test: model proto-check $(NODE_STAMP) browser-check
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: model
@@ -50,6 +56,15 @@ bench: model
 	$(PY) -m bench.dataset_bench
 	$(PY) -m bench.train_bench
 	$(PY) -m bench.serve_bench
+
+# The console's browser test (tests/console) needs Debian's Chromium: say so when it is missing.
+browser-check:
+	@if command -v chromium >/dev/null; then \
+	  echo "Browser test of the console: Chromium at $$(command -v chromium)"; \
+	else \
+	  echo "*** Chromium is not installed: the console's browser test (tests/console) is SKIPPED."; \
+	  echo "*** Install it with: apt-get install -y chromium fonts-noto-cjk"; \
+	fi
 
 clean:
 	rm -rf var .pytest_cache

@@ -22,6 +22,7 @@ from gateway.api.models.router import router as models_router
 from gateway.api.registry.router import router as registry_router
 from gateway.auth.tenancy import Tenancy
 from gateway.clients import Clients
+from gateway.console.router import console_router
 from gateway.routing import RoutedInference, open_router
 from gateway.settings import GatewaySettings
 from services.common.grpc_client import channel
@@ -57,6 +58,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for r in (chat_router, completions_router, files_router, models_router, registry_router,
               fine_tuning_router, deployments_router):
         app.include_router(r)
+    # Last: its catch-all /console/{path} and / must not shadow an API route.
+    app.include_router(console_router())
     auth.install(app)
     webhooks.install(app)
     metrics.install(app)

@@ -1,15 +1,19 @@
-"""Fixtures shared by every test: a real NATS server, isolated event subjects, databases."""
+"""Fixtures shared by every test: a real NATS server, isolated event subjects, databases, and
+the whole local platform (used by the end-to-end and browser tests, started once)."""
 
 import os
 import secrets
 import uuid
 from pathlib import Path
 
+import json
+
 import pytest
 
-from tests.support import start_nats
+from tests.support import free_port, start_nats
 
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +50,35 @@ def database_url(tmp_path):
     with admin.connect() as c:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_model_dir(tmp_path_factory):
+    """The tiny base model, built the way `make model` builds it."""
+    from services.registry.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("base-models") / "tiny-qwen2")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, base_model_dir):
+    root = tmp_path_factory.mktemp("stack")
+    env = {
+        "TUNEFORGE_DATA_DIR": str(root / "data"),
+        "TUNEFORGE_REGISTRY_BASE_MODELS_DIR": str(base_model_dir.parent),
+        "TUNEFORGE_NATS_URL": f"nats://127.0.0.1:{free_port()}",
+        "TUNEFORGE_GATEWAY_PORT": str(free_port()),
+        **{f"TUNEFORGE_{s}_ADDR": f"127.0.0.1:{free_port()}"
+           for s in ("DATASET", "TRAINING", "REGISTRY", "INFERENCE")},
+    }
+    from services.local_stack import LocalStack
+
+    s = LocalStack(env=env, log_dir=root / "logs")
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_hyperparameters() -> dict:
+    return json.loads((EXAMPLES / "self_cognition.hyperparameters.json").read_text())

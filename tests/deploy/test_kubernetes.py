@@ -27,7 +27,7 @@ SECRET = "tuneforge-secrets"
 # Values the cluster fills in at run time, so the settings can be read here.
 DOWNWARD = {"status.podIP": "10.0.0.7", "metadata.name": "inference-5d8f-abcde"}
 SECRET_VALUES = {"database-url": "postgresql://tuneforge:pw@postgres:5432/tuneforge",
-                 "s3-access-key": "tuneforge", "s3-secret-key": "pw"}
+                 "s3-access-key": "tuneforge", "s3-secret-key": "pw", "admin-key": "tf-admin-x"}
 
 
 @pytest.fixture(scope="module")

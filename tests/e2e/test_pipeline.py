@@ -10,7 +10,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from services.common.chat import tokenize_prompt
-from tests.e2e.conftest import EXAMPLES
+from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.e2e
 
