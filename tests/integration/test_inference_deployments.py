@@ -322,7 +322,10 @@ async def test_replicas_load_that_many_engines_and_share_the_requests(stack, eng
     await asyncio.gather(*(chat(stack.inference, "fake-model") for _ in range(4)))
 
     assert (ready.replicas, ready.max_concurrent_requests, ready.max_context) == (2, 3, 512)
-    assert len(engines.made) == 2 and all(len(e.requests) == 2 for e in engines.made)
+    # Least outstanding requests: both replicas serve (exact counts depend on timing).
+    assert len(engines.made) == 2
+    assert sorted(len(e.requests) for e in engines.made)[0] >= 1
+    assert sum(len(e.requests) for e in engines.made) == 4
     assert {(s.max_concurrent_requests, s.max_context) for s in engines.specs} == {(3, 512)}
 
 
