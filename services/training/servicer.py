@@ -29,7 +29,8 @@ def job_to_pb(job: JobRecord) -> pb.Job:
         finished_at=job.finished_at,
         error=common_pb2.Error(code=err["code"], message=err["message"],
                                param=err.get("param") or "") if err else None,
-        hyperparameters=pb.Hyperparameters(**job.hyperparameters), seed=job.seed,
+        hyperparameters=pb.Hyperparameters(**{k: v for k, v in job.hyperparameters.items()
+                                                 if v is not None}), seed=job.seed,
         trained_tokens=job.trained_tokens, metadata=job.user_metadata,
     )
 

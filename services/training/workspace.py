@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.artifacts import ArtifactStore
+from services.common.errors import TuneForgeError
 from services.training.accelerator import Accelerator
 from services.training.store import JobRecord
 from services.training.trainer.config import Hyperparameters, RunConfig
@@ -73,6 +74,10 @@ def prepare(ws: Workspace, job: JobRecord, artifacts: ArtifactStore, accel: Acce
     artifacts.get_dir(job.base_artifact_prefix, ws.base_dir)
     artifacts.get_file(job.training_file_key, ws.data_file)
     hp = Hyperparameters.model_validate(job.hyperparameters)
+    if hp.bf16 and not accel.bf16:
+        raise TuneForgeError("invalid_argument", "bf16 was requested but this host's "
+                             "accelerator has no bfloat16 support; leave bf16 unset or false.",
+                             "hyperparameters.bf16")
     ds = deepspeed_config(hp, bf16=accel.bf16)
     ws.ds_config.write_text(json.dumps(ds, indent=2) + "\n", encoding="utf-8")
     cfg = RunConfig(job_id=job.id, model_dir=ws.base_dir, train_file=ws.data_file,

@@ -70,3 +70,18 @@ def test_non_finite_loss_stops_training_at_once_with_a_clear_error(tmp_path, tin
     assert error["param"] == "hyperparameters.learning_rate"
     assert "the training loss became nan at step 1" in error["message"]
     assert not (tmp_path / "output").exists()
+
+
+def test_same_seed_gives_the_same_losses_and_accumulation_counts_optimizer_steps(tmp_path,
+                                                                                 tiny_dir):
+    hp = Hyperparameters(n_epochs=2, batch_size=2, gradient_accumulation_steps=2,
+                         learning_rate=1e-3, zero_stage=2, model_max_length=64)
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        code, lines = run_ranks(tmp_path / name, tiny_dir, hp)
+        assert code == 0, lines
+        runs.append([(m["step"], m["loss"]) for m in lines if m["type"] == "metrics"])
+    # 4 examples, one per micro batch, two micro batches per step: 2 steps an epoch.
+    assert [step for step, _ in runs[0]] == [1, 2, 3, 4]
+    assert runs[0] == runs[1]

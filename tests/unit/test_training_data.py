@@ -3,9 +3,12 @@
 import json
 
 import pytest
+import torch
+from transformers import AutoModelForCausalLM
 
-from services.common.chat import IGNORE_INDEX, TokenizedExample
-from services.training.trainer.data import (DataError, collate, load_dataset, rank_batches,
+from services.common.chat import IGNORE_INDEX, TokenizedExample, tokenize_for_training
+from services.training.trainer.data import (DataError, block_causal_mask, collate, input_tokens,
+                                            load_dataset, model_inputs, pack, rank_batches,
                                             steps_per_epoch)
 
 
@@ -96,3 +99,51 @@ def test_batches_are_padded_to_their_longest_example_with_padding_out_of_the_los
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+
+
+def test_packed_batch_is_one_row_whose_positions_restart_at_each_conversation():
+    batch = pack([TokenizedExample([5, 6, 7], [-100, 6, 7], 2, False),
+                  TokenizedExample([8, 9], [8, 9], 2, False)])
+    assert batch["input_ids"].tolist() == [[5, 6, 7, 8, 9]]
+    assert batch["position_ids"].tolist() == [[0, 1, 2, 0, 1]]
+    assert batch["labels"].tolist() == [[-100, 6, 7, -100, 9]], "no label across a boundary"
+
+
+def test_block_mask_lets_each_token_see_only_earlier_tokens_of_its_own_conversation():
+    mask = block_causal_mask(torch.tensor([[0, 1, 0, 1, 2]]), torch.float32)
+    allowed = (mask[0, 0] == 0).int().tolist()
+    assert allowed == [[1, 0, 0, 0, 0],
+                       [1, 1, 0, 0, 0],
+                       [0, 0, 1, 0, 0],
+                       [0, 0, 1, 1, 0],
+                       [0, 0, 1, 1, 1]]
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_packed_conversations_get_the_logits_and_loss_they_get_alone(tiny_model_dir,
+                                                                     tiny_tokenizer, attention):
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32,
+                                                 attn_implementation=attention)
+    examples = [tokenize_for_training(tiny_tokenizer, chat(i)["messages"], 64) for i in (1, 22)]
+    packed = model_inputs(examples, 0, True, torch.device("cpu"), torch.float32)
+    with torch.no_grad():
+        logits = model(**{k: v for k, v in packed.items() if k != "labels"},
+                       use_cache=False).logits[0]
+        start = 0
+        for e in examples:
+            alone = model(input_ids=torch.tensor([e.input_ids]), use_cache=False).logits[0]
+            end = start + len(e.input_ids)
+            torch.testing.assert_close(logits[start:end], alone, atol=1e-5, rtol=1e-5)
+            start = end
+        padded = model(**model_inputs(examples, 0, False, torch.device("cpu"), torch.float32),
+                       use_cache=False).loss
+        assert model(**packed, use_cache=False).loss.item() == pytest.approx(padded.item(),
+                                                                             rel=1e-5)
+
+
+def test_input_tokens_count_real_tokens_packed_or_padded():
+    examples = [TokenizedExample([5, 6, 7], [-100, 6, 7], 2, False),
+                TokenizedExample([8], [8], 1, False)]
+    cpu = torch.device("cpu")
+    for packing in (True, False):
+        assert input_tokens(model_inputs(examples, 0, packing, cpu, torch.float32)) == 4

@@ -33,3 +33,21 @@ def test_precision_is_fp32_unless_bf16_is_available():
     assert deepspeed_config(Hyperparameters(), bf16=False)["bf16"] == {"enabled": False}
     assert deepspeed_config(Hyperparameters(), bf16=True)["bf16"] == {"enabled": True}
     assert deepspeed_config(Hyperparameters(), bf16=True)["fp16"] == {"enabled": False}
+
+
+def test_accumulation_steps_split_the_global_batch_into_micro_batches():
+    cfg = deepspeed_config(Hyperparameters(batch_size=16, num_gpus=2,
+                                           gradient_accumulation_steps=4), bf16=False)
+    assert (cfg["train_batch_size"], cfg["train_micro_batch_size_per_gpu"],
+            cfg["gradient_accumulation_steps"]) == (16, 2, 4)
+
+
+def test_offload_moves_optimizer_states_and_zero3_parameters_to_cpu():
+    zero = deepspeed_config(Hyperparameters(zero_stage=3, offload_optimizer=True,
+                                            offload_param=True), bf16=False)["zero_optimization"]
+    assert zero["offload_optimizer"]["device"] == "cpu"
+    assert zero["offload_param"]["device"] == "cpu"
+
+
+def test_the_jobs_own_bf16_choice_wins_over_the_hardware_default():
+    assert deepspeed_config(Hyperparameters(bf16=False), bf16=True)["bf16"] == {"enabled": False}

@@ -40,7 +40,8 @@ async def test_created_job_is_queued_with_resolved_hyperparameters(env):
     job = await service.create(request(hyperparameters={"n_epochs": 7}, suffix="xiaozhi",
                                        seed=42))
     assert job.id.startswith("ftjob-") and job.status == "queued"
-    assert job.hyperparameters == Hyperparameters(n_epochs=7).model_dump()
+    expected = Hyperparameters(n_epochs=7, per_device_train_batch_size=8)
+    assert job.hyperparameters == expected.model_dump()
     assert (job.seed, job.suffix, job.training_file_sha256) == (42, "xiaozhi", "ab" * 32)
     assert (job.base_artifact_prefix, job.training_file_key) == (
         "models/tiny-qwen2", "datasets/ok.jsonl")

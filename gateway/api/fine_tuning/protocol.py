@@ -6,6 +6,7 @@ from typing import Any, Literal
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.errors import TuneForgeError
 from tuneforge.v1 import training_pb2 as pb
 
 Auto = Literal["auto"]
@@ -28,12 +29,54 @@ class Hyperparameters(BaseModel):
     max_grad_norm: float | None = Field(default=None, description="Gradient clipping norm.")
     lora_r: int | None = Field(default=None, description="LoRA rank; 0 for full fine-tuning.")
     logging_steps: int | None = Field(default=None, description="Steps between metrics events.")
+    learning_rate_multiplier: float | Auto | None = Field(
+        default=None, description="Scales the default learning rate; not with learning_rate.")
+    packing: bool | None = Field(default=None, description="Pack conversations, no padding.")
+    adam_beta1: float | None = Field(default=None, description="AdamW beta1.")
+    adam_beta2: float | None = Field(default=None, description="AdamW beta2.")
+    adam_epsilon: float | None = Field(default=None, description="AdamW epsilon.")
+    gradient_accumulation_steps: int | None = Field(
+        default=None, description="Micro batches per optimizer step.")
+    per_device_train_batch_size: int | None = Field(
+        default=None, description="Examples per rank per micro batch.")
+    gradient_checkpointing: bool | None = Field(
+        default=None, description="Recompute activations to save memory.")
+    bf16: bool | None = Field(default=None, description="bfloat16; unset: where supported.")
+    tf32: bool | None = Field(default=None, description="TF32 matmuls on recent GPUs.")
+    save_strategy: str | None = Field(default=None, description="no, steps or epoch.")
+    save_steps: int | None = Field(default=None, description="Steps between checkpoints.")
+    save_total_limit: int | None = Field(default=None, description="Checkpoints kept at most.")
+    lora_alpha: int | None = Field(default=None, description="LoRA alpha.")
+    lora_dropout: float | None = Field(default=None, description="LoRA dropout.")
+    lora_target_modules: str | list[str] | None = Field(
+        default=None, description="'all-linear' or module names, e.g. [\"q_proj\", \"v_proj\"].")
+    offload_optimizer: bool | None = Field(
+        default=None, description="ZeRO optimizer states in CPU memory.")
+    offload_param: bool | None = Field(default=None, description="ZeRO-3 parameters in CPU memory.")
+    num_nodes: int | None = Field(default=None, description="Hosts the ranks spread over.")
 
     def to_pb(self) -> pb.Hyperparameters:
         known = set(pb.Hyperparameters.DESCRIPTOR.fields_by_name)
         values = {k: v for k, v in self.model_dump(exclude_none=True).items()
                   if v != "auto" and k in known}
+        if isinstance(values.get("lora_target_modules"), list):
+            values["lora_target_modules"] = ",".join(values["lora_target_modules"])
         return pb.Hyperparameters(**values)
+
+
+class SupervisedMethod(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hyperparameters: Hyperparameters | None = None
+
+
+class Method(BaseModel):
+    """OpenAI's `method`; only supervised fine-tuning is offered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["supervised"] = Field(default="supervised", description="Fine-tuning method.")
+    supervised: SupervisedMethod | None = None
 
 
 class CreateFineTuningJob(BaseModel):
@@ -44,7 +87,18 @@ class CreateFineTuningJob(BaseModel):
                                description="Added to the fine-tuned model's name.")
     seed: int | None = Field(default=None, description="Makes the run reproducible.")
     metadata: dict[str, str] | None = Field(default=None, description="Your own key/values.")
-    hyperparameters: Hyperparameters | None = None
+    hyperparameters: Hyperparameters | None = Field(
+        default=None, description="Deprecated by OpenAI in favour of method; either works.")
+    method: Method | None = Field(default=None, description="method.supervised.hyperparameters.")
+
+    def chosen_hyperparameters(self) -> Hyperparameters | None:
+        """The hyperparameters from `hyperparameters` or `method`, refusing both at once."""
+        nested = self.method.supervised.hyperparameters \
+            if self.method and self.method.supervised else None
+        if nested is not None and self.hyperparameters is not None:
+            raise TuneForgeError("invalid_argument", "Set hyperparameters or "
+                                 "method.supervised.hyperparameters, not both.", "method")
+        return nested or self.hyperparameters
 
 
 class JobError(BaseModel):

@@ -17,7 +17,8 @@ After = Annotated[str | None, Query(description="Id of the last object of the pr
 
 @router.post("", response_model=FineTuningJob, summary="Create a fine-tuning job")
 async def create_job(body: CreateFineTuningJob, clients: ClientsDep) -> FineTuningJob:
-    hp = body.hyperparameters.to_pb() if body.hyperparameters else pb.Hyperparameters()
+    chosen = body.chosen_hyperparameters()
+    hp = chosen.to_pb() if chosen else pb.Hyperparameters()
     req = pb.CreateJobRequest(
         model=body.model, training_file=body.training_file,
         validation_file=body.validation_file or "", suffix=body.suffix or "",

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from tuneforge.v1 import common_pb2 as tuneforge_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btuneforge/v1/training.proto\x12\x0ctuneforge.v1\x1a\x19tuneforge/v1/common.proto\"\x95\x04\n\x0fHyperparameters\x12\x15\n\x08n_epochs\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\nbatch_size\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x1a\n\rlearning_rate\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x17\n\nzero_stage\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\x1d\n\x10model_max_length\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x15\n\x08num_gpus\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x1e\n\x11lr_scheduler_type\x18\x07 \x01(\tH\x06\x88\x01\x01\x12\x19\n\x0cwarmup_ratio\x18\x08 \x01(\x01H\x07\x88\x01\x01\x12\x19\n\x0cweight_decay\x18\t \x01(\x01H\x08\x88\x01\x01\x12\x1a\n\rmax_grad_norm\x18\n \x01(\x01H\t\x88\x01\x01\x12\x13\n\x06lora_r\x18\x0b \x01(\x05H\n\x88\x01\x01\x12\x1a\n\rlogging_steps\x18\x0c \x01(\x05H\x0b\x88\x01\x01\x42\x0b\n\t_n_epochsB\r\n\x0b_batch_sizeB\x10\n\x0e_learning_rateB\r\n\x0b_zero_stageB\x13\n\x11_model_max_lengthB\x0b\n\t_num_gpusB\x14\n\x12_lr_scheduler_typeB\x0f\n\r_warmup_ratioB\x0f\n\r_weight_decayB\x10\n\x0e_max_grad_normB\t\n\x07_lora_rB\x10\n\x0e_logging_steps\"\xa6\x02\n\x10\x43reateJobRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rtraining_file\x18\x02 \x01(\t\x12\x17\n\x0fvalidation_file\x18\x03 \x01(\t\x12\x0e\n\x06suffix\x18\x04 \x01(\t\x12\x36\n\x0fhyperparameters\x18\x05 \x01(\x0b\x32\x1d.tuneforge.v1.Hyperparameters\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12>\n\x08metadata\x18\x07 \x03(\x0b\x32,.tuneforge.v1.CreateJobRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x07\n\x05_seed\"\x99\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rtraining_file\x18\x03 \x01(\t\x12\x17\n\x0fvalidation_file\x18\x04 \x01(\t\x12\x0e\n\x06suffix\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x18\n\x10\x66ine_tuned_model\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\x03\x12\x13\n\x0b\x66inished_at\x18\t \x01(\x03\x12\"\n\x05\x65rror\x18\n \x01(\x0b\x32\x13.tuneforge.v1.Error\x12\x36\n\x0fhyperparameters\x18\x0b \x01(\x0b\x32\x1d.tuneforge.v1.Hyperparameters\x12\x0c\n\x04seed\x18\x0c \x01(\x03\x12\x16\n\x0etrained_tokens\x18\r \x01(\x03\x12\x31\n\x08metadata\x18\x0e \x03(\x0b\x32\x1f.tuneforge.v1.Job.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"/\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"E\n\x10ListJobsResponse\x12\x1f\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x11.tuneforge.v1.Job\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"k\n\x08JobEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x03\x12\r\n\x05level\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x11\n\tdata_json\x18\x06 \x01(\t\"D\n\x14ListJobEventsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\"O\n\x15ListJobEventsResponse\x12$\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x16.tuneforge.v1.JobEvent\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xf0\x02\n\x0fTrainingService\x12>\n\tCreateJob\x12\x1e.tuneforge.v1.CreateJobRequest\x1a\x11.tuneforge.v1.Job\x12\x38\n\x06GetJob\x12\x1b.tuneforge.v1.GetJobRequest\x1a\x11.tuneforge.v1.Job\x12I\n\x08ListJobs\x12\x1d.tuneforge.v1.ListJobsRequest\x1a\x1e.tuneforge.v1.ListJobsResponse\x12X\n\rListJobEvents\x12\".tuneforge.v1.ListJobEventsRequest\x1a#.tuneforge.v1.ListJobEventsResponse\x12>\n\tCancelJob\x12\x1e.tuneforge.v1.CancelJobRequest\x1a\x11.tuneforge.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1btuneforge/v1/training.proto\x12\x0ctuneforge.v1\x1a\x19tuneforge/v1/common.proto\"\xa5\x0b\n\x0fHyperparameters\x12\x15\n\x08n_epochs\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x17\n\nbatch_size\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x1a\n\rlearning_rate\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x17\n\nzero_stage\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\x1d\n\x10model_max_length\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x15\n\x08num_gpus\x18\x06 \x01(\x05H\x05\x88\x01\x01\x12\x1e\n\x11lr_scheduler_type\x18\x07 \x01(\tH\x06\x88\x01\x01\x12\x19\n\x0cwarmup_ratio\x18\x08 \x01(\x01H\x07\x88\x01\x01\x12\x19\n\x0cweight_decay\x18\t \x01(\x01H\x08\x88\x01\x01\x12\x1a\n\rmax_grad_norm\x18\n \x01(\x01H\t\x88\x01\x01\x12\x13\n\x06lora_r\x18\x0b \x01(\x05H\n\x88\x01\x01\x12\x1a\n\rlogging_steps\x18\x0c \x01(\x05H\x0b\x88\x01\x01\x12\x14\n\x07packing\x18\r \x01(\x08H\x0c\x88\x01\x01\x12%\n\x18learning_rate_multiplier\x18\x0e \x01(\x01H\r\x88\x01\x01\x12\x17\n\nadam_beta1\x18\x0f \x01(\x01H\x0e\x88\x01\x01\x12\x17\n\nadam_beta2\x18\x10 \x01(\x01H\x0f\x88\x01\x01\x12\x19\n\x0c\x61\x64\x61m_epsilon\x18\x11 \x01(\x01H\x10\x88\x01\x01\x12(\n\x1bgradient_accumulation_steps\x18\x12 \x01(\x05H\x11\x88\x01\x01\x12(\n\x1bper_device_train_batch_size\x18\x13 \x01(\x05H\x12\x88\x01\x01\x12#\n\x16gradient_checkpointing\x18\x14 \x01(\x08H\x13\x88\x01\x01\x12\x11\n\x04\x62\x66\x31\x36\x18\x15 \x01(\x08H\x14\x88\x01\x01\x12\x11\n\x04tf32\x18\x16 \x01(\x08H\x15\x88\x01\x01\x12\x1a\n\rsave_strategy\x18\x17 \x01(\tH\x16\x88\x01\x01\x12\x17\n\nsave_steps\x18\x18 \x01(\x05H\x17\x88\x01\x01\x12\x1d\n\x10save_total_limit\x18\x19 \x01(\x05H\x18\x88\x01\x01\x12\x17\n\nlora_alpha\x18\x1a \x01(\x05H\x19\x88\x01\x01\x12\x19\n\x0clora_dropout\x18\x1b \x01(\x01H\x1a\x88\x01\x01\x12 \n\x13lora_target_modules\x18\x1c \x01(\tH\x1b\x88\x01\x01\x12\x1e\n\x11offload_optimizer\x18\x1d \x01(\x08H\x1c\x88\x01\x01\x12\x1a\n\roffload_param\x18\x1e \x01(\x08H\x1d\x88\x01\x01\x12\x16\n\tnum_nodes\x18\x1f \x01(\x05H\x1e\x88\x01\x01\x42\x0b\n\t_n_epochsB\r\n\x0b_batch_sizeB\x10\n\x0e_learning_rateB\r\n\x0b_zero_stageB\x13\n\x11_model_max_lengthB\x0b\n\t_num_gpusB\x14\n\x12_lr_scheduler_typeB\x0f\n\r_warmup_ratioB\x0f\n\r_weight_decayB\x10\n\x0e_max_grad_normB\t\n\x07_lora_rB\x10\n\x0e_logging_stepsB\n\n\x08_packingB\x1b\n\x19_learning_rate_multiplierB\r\n\x0b_adam_beta1B\r\n\x0b_adam_beta2B\x0f\n\r_adam_epsilonB\x1e\n\x1c_gradient_accumulation_stepsB\x1e\n\x1c_per_device_train_batch_sizeB\x19\n\x17_gradient_checkpointingB\x07\n\x05_bf16B\x07\n\x05_tf32B\x10\n\x0e_save_strategyB\r\n\x0b_save_stepsB\x13\n\x11_save_total_limitB\r\n\x0b_lora_alphaB\x0f\n\r_lora_dropoutB\x16\n\x14_lora_target_modulesB\x14\n\x12_offload_optimizerB\x10\n\x0e_offload_paramB\x0c\n\n_num_nodes\"\xa6\x02\n\x10\x43reateJobRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x15\n\rtraining_file\x18\x02 \x01(\t\x12\x17\n\x0fvalidation_file\x18\x03 \x01(\t\x12\x0e\n\x06suffix\x18\x04 \x01(\t\x12\x36\n\x0fhyperparameters\x18\x05 \x01(\x0b\x32\x1d.tuneforge.v1.Hyperparameters\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12>\n\x08metadata\x18\x07 \x03(\x0b\x32,.tuneforge.v1.CreateJobRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x07\n\x05_seed\"\x99\x03\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x15\n\rtraining_file\x18\x03 \x01(\t\x12\x17\n\x0fvalidation_file\x18\x04 \x01(\t\x12\x0e\n\x06suffix\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x18\n\x10\x66ine_tuned_model\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\x03\x12\x13\n\x0b\x66inished_at\x18\t \x01(\x03\x12\"\n\x05\x65rror\x18\n \x01(\x0b\x32\x13.tuneforge.v1.Error\x12\x36\n\x0fhyperparameters\x18\x0b \x01(\x0b\x32\x1d.tuneforge.v1.Hyperparameters\x12\x0c\n\x04seed\x18\x0c \x01(\x03\x12\x16\n\x0etrained_tokens\x18\r \x01(\x03\x12\x31\n\x08metadata\x18\x0e \x03(\x0b\x32\x1f.tuneforge.v1.Job.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"/\n\x0fListJobsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"E\n\x10ListJobsResponse\x12\x1f\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x11.tuneforge.v1.Job\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"k\n\x08JobEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\x03\x12\r\n\x05level\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04type\x18\x05 \x01(\t\x12\x11\n\tdata_json\x18\x06 \x01(\t\"D\n\x14ListJobEventsRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\t\"O\n\x15ListJobEventsResponse\x12$\n\x04\x64\x61ta\x18\x01 \x03(\x0b\x32\x16.tuneforge.v1.JobEvent\x12\x10\n\x08has_more\x18\x02 \x01(\x08\"\x1e\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t2\xf0\x02\n\x0fTrainingService\x12>\n\tCreateJob\x12\x1e.tuneforge.v1.CreateJobRequest\x1a\x11.tuneforge.v1.Job\x12\x38\n\x06GetJob\x12\x1b.tuneforge.v1.GetJobRequest\x1a\x11.tuneforge.v1.Job\x12I\n\x08ListJobs\x12\x1d.tuneforge.v1.ListJobsRequest\x1a\x1e.tuneforge.v1.ListJobsResponse\x12X\n\rListJobEvents\x12\".tuneforge.v1.ListJobEventsRequest\x1a#.tuneforge.v1.ListJobEventsResponse\x12>\n\tCancelJob\x12\x1e.tuneforge.v1.CancelJobRequest\x1a\x11.tuneforge.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,29 +37,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOB_METADATAENTRY']._loaded_options = None
   _globals['_JOB_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_HYPERPARAMETERS']._serialized_start=73
-  _globals['_HYPERPARAMETERS']._serialized_end=606
-  _globals['_CREATEJOBREQUEST']._serialized_start=609
-  _globals['_CREATEJOBREQUEST']._serialized_end=903
-  _globals['_CREATEJOBREQUEST_METADATAENTRY']._serialized_start=847
-  _globals['_CREATEJOBREQUEST_METADATAENTRY']._serialized_end=894
-  _globals['_JOB']._serialized_start=906
-  _globals['_JOB']._serialized_end=1315
-  _globals['_JOB_METADATAENTRY']._serialized_start=847
-  _globals['_JOB_METADATAENTRY']._serialized_end=894
-  _globals['_GETJOBREQUEST']._serialized_start=1317
-  _globals['_GETJOBREQUEST']._serialized_end=1344
-  _globals['_LISTJOBSREQUEST']._serialized_start=1346
-  _globals['_LISTJOBSREQUEST']._serialized_end=1393
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1395
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1464
-  _globals['_JOBEVENT']._serialized_start=1466
-  _globals['_JOBEVENT']._serialized_end=1573
-  _globals['_LISTJOBEVENTSREQUEST']._serialized_start=1575
-  _globals['_LISTJOBEVENTSREQUEST']._serialized_end=1643
-  _globals['_LISTJOBEVENTSRESPONSE']._serialized_start=1645
-  _globals['_LISTJOBEVENTSRESPONSE']._serialized_end=1724
-  _globals['_CANCELJOBREQUEST']._serialized_start=1726
-  _globals['_CANCELJOBREQUEST']._serialized_end=1756
-  _globals['_TRAININGSERVICE']._serialized_start=1759
-  _globals['_TRAININGSERVICE']._serialized_end=2127
+  _globals['_HYPERPARAMETERS']._serialized_end=1518
+  _globals['_CREATEJOBREQUEST']._serialized_start=1521
+  _globals['_CREATEJOBREQUEST']._serialized_end=1815
+  _globals['_CREATEJOBREQUEST_METADATAENTRY']._serialized_start=1759
+  _globals['_CREATEJOBREQUEST_METADATAENTRY']._serialized_end=1806
+  _globals['_JOB']._serialized_start=1818
+  _globals['_JOB']._serialized_end=2227
+  _globals['_JOB_METADATAENTRY']._serialized_start=1759
+  _globals['_JOB_METADATAENTRY']._serialized_end=1806
+  _globals['_GETJOBREQUEST']._serialized_start=2229
+  _globals['_GETJOBREQUEST']._serialized_end=2256
+  _globals['_LISTJOBSREQUEST']._serialized_start=2258
+  _globals['_LISTJOBSREQUEST']._serialized_end=2305
+  _globals['_LISTJOBSRESPONSE']._serialized_start=2307
+  _globals['_LISTJOBSRESPONSE']._serialized_end=2376
+  _globals['_JOBEVENT']._serialized_start=2378
+  _globals['_JOBEVENT']._serialized_end=2485
+  _globals['_LISTJOBEVENTSREQUEST']._serialized_start=2487
+  _globals['_LISTJOBEVENTSREQUEST']._serialized_end=2555
+  _globals['_LISTJOBEVENTSRESPONSE']._serialized_start=2557
+  _globals['_LISTJOBEVENTSRESPONSE']._serialized_end=2636
+  _globals['_CANCELJOBREQUEST']._serialized_start=2638
+  _globals['_CANCELJOBREQUEST']._serialized_end=2668
+  _globals['_TRAININGSERVICE']._serialized_start=2671
+  _globals['_TRAININGSERVICE']._serialized_end=3039
 # @@protoc_insertion_point(module_scope)

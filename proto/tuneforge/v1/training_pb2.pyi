@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Hyperparameters(_message.Message):
-    __slots__ = ("n_epochs", "batch_size", "learning_rate", "zero_stage", "model_max_length", "num_gpus", "lr_scheduler_type", "warmup_ratio", "weight_decay", "max_grad_norm", "lora_r", "logging_steps")
+    __slots__ = ("n_epochs", "batch_size", "learning_rate", "zero_stage", "model_max_length", "num_gpus", "lr_scheduler_type", "warmup_ratio", "weight_decay", "max_grad_norm", "lora_r", "logging_steps", "packing", "learning_rate_multiplier", "adam_beta1", "adam_beta2", "adam_epsilon", "gradient_accumulation_steps", "per_device_train_batch_size", "gradient_checkpointing", "bf16", "tf32", "save_strategy", "save_steps", "save_total_limit", "lora_alpha", "lora_dropout", "lora_target_modules", "offload_optimizer", "offload_param", "num_nodes")
     N_EPOCHS_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,25 @@ class Hyperparameters(_message.Message):
     MAX_GRAD_NORM_FIELD_NUMBER: _ClassVar[int]
     LORA_R_FIELD_NUMBER: _ClassVar[int]
     LOGGING_STEPS_FIELD_NUMBER: _ClassVar[int]
+    PACKING_FIELD_NUMBER: _ClassVar[int]
+    LEARNING_RATE_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    ADAM_BETA1_FIELD_NUMBER: _ClassVar[int]
+    ADAM_BETA2_FIELD_NUMBER: _ClassVar[int]
+    ADAM_EPSILON_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_ACCUMULATION_STEPS_FIELD_NUMBER: _ClassVar[int]
+    PER_DEVICE_TRAIN_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    GRADIENT_CHECKPOINTING_FIELD_NUMBER: _ClassVar[int]
+    BF16_FIELD_NUMBER: _ClassVar[int]
+    TF32_FIELD_NUMBER: _ClassVar[int]
+    SAVE_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SAVE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    SAVE_TOTAL_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    LORA_ALPHA_FIELD_NUMBER: _ClassVar[int]
+    LORA_DROPOUT_FIELD_NUMBER: _ClassVar[int]
+    LORA_TARGET_MODULES_FIELD_NUMBER: _ClassVar[int]
+    OFFLOAD_OPTIMIZER_FIELD_NUMBER: _ClassVar[int]
+    OFFLOAD_PARAM_FIELD_NUMBER: _ClassVar[int]
+    NUM_NODES_FIELD_NUMBER: _ClassVar[int]
     n_epochs: int
     batch_size: int
     learning_rate: float
@@ -33,7 +52,26 @@ class Hyperparameters(_message.Message):
     max_grad_norm: float
     lora_r: int
     logging_steps: int
-    def __init__(self, n_epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., zero_stage: _Optional[int] = ..., model_max_length: _Optional[int] = ..., num_gpus: _Optional[int] = ..., lr_scheduler_type: _Optional[str] = ..., warmup_ratio: _Optional[float] = ..., weight_decay: _Optional[float] = ..., max_grad_norm: _Optional[float] = ..., lora_r: _Optional[int] = ..., logging_steps: _Optional[int] = ...) -> None: ...
+    packing: bool
+    learning_rate_multiplier: float
+    adam_beta1: float
+    adam_beta2: float
+    adam_epsilon: float
+    gradient_accumulation_steps: int
+    per_device_train_batch_size: int
+    gradient_checkpointing: bool
+    bf16: bool
+    tf32: bool
+    save_strategy: str
+    save_steps: int
+    save_total_limit: int
+    lora_alpha: int
+    lora_dropout: float
+    lora_target_modules: str
+    offload_optimizer: bool
+    offload_param: bool
+    num_nodes: int
+    def __init__(self, n_epochs: _Optional[int] = ..., batch_size: _Optional[int] = ..., learning_rate: _Optional[float] = ..., zero_stage: _Optional[int] = ..., model_max_length: _Optional[int] = ..., num_gpus: _Optional[int] = ..., lr_scheduler_type: _Optional[str] = ..., warmup_ratio: _Optional[float] = ..., weight_decay: _Optional[float] = ..., max_grad_norm: _Optional[float] = ..., lora_r: _Optional[int] = ..., logging_steps: _Optional[int] = ..., packing: _Optional[bool] = ..., learning_rate_multiplier: _Optional[float] = ..., adam_beta1: _Optional[float] = ..., adam_beta2: _Optional[float] = ..., adam_epsilon: _Optional[float] = ..., gradient_accumulation_steps: _Optional[int] = ..., per_device_train_batch_size: _Optional[int] = ..., gradient_checkpointing: _Optional[bool] = ..., bf16: _Optional[bool] = ..., tf32: _Optional[bool] = ..., save_strategy: _Optional[str] = ..., save_steps: _Optional[int] = ..., save_total_limit: _Optional[int] = ..., lora_alpha: _Optional[int] = ..., lora_dropout: _Optional[float] = ..., lora_target_modules: _Optional[str] = ..., offload_optimizer: _Optional[bool] = ..., offload_param: _Optional[bool] = ..., num_nodes: _Optional[int] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
     __slots__ = ("model", "training_file", "validation_file", "suffix", "hyperparameters", "seed", "metadata")

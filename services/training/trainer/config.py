@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LrSchedulerType = Literal["cosine", "linear", "constant"]
+SaveStrategy = Literal["no", "steps", "epoch"]
 
 
 class Hyperparameters(BaseModel):
@@ -42,11 +43,61 @@ class Hyperparameters(BaseModel):
         default=0, ge=0, le=1024, description="LoRA rank; 0 means full fine-tuning.",
     )
     logging_steps: int = Field(default=1, ge=1, description="Report metrics every N steps.")
+    packing: bool = Field(
+        default=True,
+        description="Pack each micro batch into one row with attention kept inside each "
+        "conversation, instead of padding every example to the longest.",
+    )
+
+    learning_rate_multiplier: float | None = Field(
+        default=None, gt=0, le=1000,
+        description="OpenAI's knob: scales the default learning_rate; excludes learning_rate.",
+    )
+    adam_beta1: float = Field(default=0.9, ge=0, lt=1, description="AdamW beta1.")
+    adam_beta2: float = Field(default=0.95, ge=0, lt=1, description="AdamW beta2.")
+    adam_epsilon: float = Field(default=1e-8, gt=0, le=1, description="AdamW epsilon.")
+    gradient_accumulation_steps: int = Field(
+        default=1, ge=1, le=4096, description="Micro batches summed per optimizer step.",
+    )
+    per_device_train_batch_size: int | None = Field(
+        default=None, ge=1, le=4096,
+        description="Examples per rank per micro batch; batch_size / (num_gpus x accumulation) "
+        "when unset.",
+    )
+    gradient_checkpointing: bool = Field(
+        default=False, description="Recompute activations in backward to save memory.",
+    )
+    bf16: bool | None = Field(
+        default=None, description="bfloat16 training; unset: where the GPUs support it.",
+    )
+    tf32: bool | None = Field(
+        default=None, description="TF32 matmuls on Ampere or newer GPUs; unset: on with CUDA.",
+    )
+    save_strategy: SaveStrategy = Field(
+        default="no", description="When to save checkpoints: never, every save_steps, each epoch.",
+    )
+    save_steps: int = Field(default=500, ge=1, description="Steps between 'steps' checkpoints.")
+    save_total_limit: int | None = Field(
+        default=None, ge=1, le=1000, description="Most checkpoints kept; older ones are deleted.",
+    )
+    lora_alpha: int = Field(default=16, ge=1, le=65536, description="LoRA scaling numerator.")
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on LoRA inputs.")
+    lora_target_modules: str = Field(
+        default="all-linear", pattern=r"^(all-linear|[A-Za-z0-9_.]+(,[A-Za-z0-9_.]+)*)$",
+        description="'all-linear' or comma-separated module names, e.g. q_proj,v_proj.",
+    )
+    offload_optimizer: bool = Field(
+        default=False, description="ZeRO: keep optimizer states in CPU memory (stage 1-3).",
+    )
+    offload_param: bool = Field(
+        default=False, description="ZeRO-3: keep parameters in CPU memory.",
+    )
+    num_nodes: int = Field(default=1, ge=1, le=128, description="Hosts the ranks spread over.")
 
     @property
     def micro_batch_size(self) -> int:
-        """Examples per rank per step."""
-        return self.batch_size // self.num_gpus
+        """Examples per rank per micro batch."""
+        return self.batch_size // (self.num_gpus * self.gradient_accumulation_steps)
 
 
 class RunConfig(BaseModel):
@@ -61,11 +112,6 @@ class RunConfig(BaseModel):
     deepspeed_config: Path = Field(description="The DeepSpeed JSON config of the run.")
     hyperparameters: Hyperparameters
     seed: int = Field(description="Seeds shuffling, dropout and initialisation.")
-    adam_beta1: float = Field(default=0.9, gt=0, lt=1, description="AdamW beta1.")
-    adam_beta2: float = Field(default=0.95, gt=0, lt=1, description="AdamW beta2.")
-    adam_epsilon: float = Field(default=1e-8, gt=0, description="AdamW epsilon.")
-    lora_alpha: int = Field(default=16, ge=1, description="LoRA scaling numerator.")
-    lora_dropout: float = Field(default=0.05, ge=0, lt=1, description="Dropout on LoRA inputs.")
 
     @model_validator(mode="after")
     def _inputs_exist(self) -> "RunConfig":

@@ -88,9 +88,10 @@ def steps_per_epoch(num_examples: int, world: int, micro_batch: int) -> int:
     return -(-per_rank // micro_batch)
 
 
-def collate(examples: list[TokenizedExample], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad a batch to its longest example; padding is masked out of attention and loss."""
-    width = max(len(e.input_ids) for e in examples)
+def collate(examples: list[TokenizedExample], pad_id: int,
+            width: int | None = None) -> dict[str, torch.Tensor]:
+    """Pad a batch to `width` (default: its longest example), padding out of attention and loss."""
+    width = width or max(len(e.input_ids) for e in examples)
     ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
     labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
     mask = torch.zeros((len(examples), width), dtype=torch.long)
@@ -100,3 +101,52 @@ def collate(examples: list[TokenizedExample], pad_id: int) -> dict[str, torch.Te
         labels[row, :n] = torch.tensor(e.labels)
         mask[row, :n] = 1
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def pack(examples: list[TokenizedExample]) -> dict[str, torch.Tensor]:
+    """The batch as one row with no padding, as transformers' DataCollatorWithFlattening does.
+
+    Positions restart at 0 for each conversation, which is how the attention mask below (and
+    flash attention's varlen path) keeps each conversation from seeing the others. The first
+    label of each conversation is ignored: it would be predicted from the previous one.
+    """
+    ids, labels, positions = [], [], []
+    for e in examples:
+        ids += e.input_ids
+        labels += [IGNORE_INDEX, *e.labels[1:]]
+        positions += range(len(e.input_ids))
+    row = lambda values: torch.tensor([values], dtype=torch.long)  # noqa: E731
+    return {"input_ids": row(ids), "labels": row(labels), "position_ids": row(positions)}
+
+
+def block_causal_mask(position_ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Additive 4D mask [batch, 1, T, T]: causal, and only within each packed conversation.
+
+    For sdpa and eager attention: transformers derives the same mask from position_ids only
+    when no KV cache is in play, so the trainer passes it explicitly instead of relying on that.
+    """
+    segment = (position_ids == 0).cumsum(-1)  # conversation number of every token
+    same = segment[:, :, None] == segment[:, None, :]
+    length = position_ids.shape[-1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=position_ids.device).tril()
+    allowed = (same & causal)[:, None]
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=position_ids.device)
+    return mask.masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def model_inputs(examples: list[TokenizedExample], pad_id: int, packing: bool,
+                 device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """One micro batch on `device`: packed into a row with its block mask, or padded."""
+    batch = pack(examples) if packing else collate(examples, pad_id)
+    batch = {k: v.to(device) for k, v in batch.items()}
+    if packing:
+        batch["attention_mask"] = block_causal_mask(batch["position_ids"], dtype)
+    return batch
+
+
+def input_tokens(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Tokens of real input in a batch (padding excluded), packed or padded."""
+    mask = batch.get("attention_mask")
+    if mask is None or mask.ndim == 4:
+        return torch.tensor(batch["input_ids"].numel(), device=batch["input_ids"].device)
+    return mask.sum()

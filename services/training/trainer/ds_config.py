@@ -7,15 +7,23 @@ _QUIET = 10**9
 
 
 def deepspeed_config(hp: Hyperparameters, bf16: bool) -> dict:
-    """DeepSpeed JSON config: global batch over ranks, ZeRO stage, clipping, precision."""
+    """DeepSpeed JSON config: global batch over ranks, ZeRO stage, clipping, precision.
+
+    `bf16` says whether the hardware has it; the job's own `bf16` choice wins where set.
+    """
+    bf16 = bf16 if hp.bf16 is None else hp.bf16
     zero: dict = {"stage": hp.zero_stage}
+    if hp.offload_optimizer:
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+    if hp.offload_param:
+        zero["offload_param"] = {"device": "cpu", "pin_memory": True}
     if hp.zero_stage == 3:
         # Lets rank 0 gather the partitioned weights into one state dict for saving.
         zero["stage3_gather_16bit_weights_on_model_save"] = True
     return {
         "train_batch_size": hp.batch_size,
         "train_micro_batch_size_per_gpu": hp.micro_batch_size,
-        "gradient_accumulation_steps": 1,
+        "gradient_accumulation_steps": hp.gradient_accumulation_steps,
         "gradient_clipping": hp.max_grad_norm,
         "zero_optimization": zero,
         # The client AdamW must stay: DeepSpeed's CPU Adam needs a compiled extension.

@@ -17,8 +17,8 @@ import torch
 import torch.distributed as dist
 
 from services.training.trainer.config import RunConfig
-from services.training.trainer.data import DataError, collate, load_dataset, rank_batches, \
-    steps_per_epoch
+from services.training.trainer.data import DataError, input_tokens, load_dataset, \
+    model_inputs, rank_batches, steps_per_epoch
 from services.training.trainer.report import Reporter
 from services.training.trainer.schedule import lr_multiplier, warmup_steps
 
@@ -48,7 +48,8 @@ class Trainer:
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         # DeepSpeed must find the group already there: on CPU it cannot create a gloo group itself.
-        dist.init_process_group("nccl" if cuda else "gloo")
+        if not dist.is_initialized():  # the benchmark runs several trainers in one group
+            dist.init_process_group("nccl" if cuda else "gloo")
         random.seed(self.cfg.seed)
         torch.manual_seed(self.cfg.seed)
 
@@ -73,13 +74,20 @@ class Trainer:
             from peft import get_peft_model
 
             model = get_peft_model(model, self.lora_config())
+        if self.hp.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        if cuda:
+            tf32 = self.hp.tf32 is not False  # unset: on, as Ampere and newer GPUs have it
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         self.report.message(f"Loaded the base model: "
                             f"{trainable:,} trainable parameters on {self.world} rank(s)")
 
         self.steps_per_epoch = steps_per_epoch(len(self.data.examples), self.world,
                                                self.hp.micro_batch_size)
-        self.total_steps = self.steps_per_epoch * self.hp.n_epochs
+        # Optimizer steps; micro batches left over at the very end (< accumulation) add none.
+        self.total_steps = self.steps_per_epoch * self.hp.n_epochs // \
+            self.hp.gradient_accumulation_steps
         factor = lr_multiplier(self.hp.lr_scheduler_type, self.total_steps,
                                warmup_steps(self.total_steps, self.hp.warmup_ratio))
         self.engine, _, _, _ = deepspeed.initialize(
@@ -88,6 +96,8 @@ class Trainer:
             lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor),
             config=str(self.cfg.deepspeed_config),
         )
+        # The packed attention mask must match the dtype DeepSpeed runs the model in.
+        self.dtype = torch.bfloat16 if self.engine.bfloat16_enabled() else torch.float32
 
     def lora_config(self):
         """PEFT LoRA config on every linear layer, or None for full fine-tuning."""
@@ -95,9 +105,11 @@ class Trainer:
             return None
         from peft import LoraConfig
 
-        return LoraConfig(r=self.hp.lora_r, lora_alpha=self.cfg.lora_alpha,
-                          lora_dropout=self.cfg.lora_dropout, target_modules="all-linear",
-                          task_type="CAUSAL_LM")
+        targets = self.hp.lora_target_modules
+        return LoraConfig(r=self.hp.lora_r, lora_alpha=self.hp.lora_alpha,
+                          lora_dropout=self.hp.lora_dropout, task_type="CAUSAL_LM",
+                          target_modules=targets if targets == "all-linear" else
+                          targets.split(","))
 
     def _optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
         # No decay on biases and norm weights, as is usual for transformers.
@@ -107,8 +119,8 @@ class Trainer:
             {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
         ]
         return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.hp.learning_rate,
-                                 betas=(self.cfg.adam_beta1, self.cfg.adam_beta2),
-                                 eps=self.cfg.adam_epsilon)
+                                 betas=(self.hp.adam_beta1, self.hp.adam_beta2),
+                                 eps=self.hp.adam_epsilon)
 
     def train(self) -> None:
         """Every epoch, every batch, one optimizer step each; metrics every logging_steps."""
@@ -119,14 +131,17 @@ class Trainer:
             batches = rank_batches(len(examples), epoch, self.cfg.seed, self.rank, self.world,
                                    self.hp.micro_batch_size)
             for index, batch in enumerate(batches):
-                inputs = collate([examples[i] for i in batch], self.pad_id)
-                inputs = {k: v.to(self.engine.device) for k, v in inputs.items()}
+                inputs = model_inputs([examples[i] for i in batch], self.pad_id,
+                                      self.hp.packing, self.engine.device, self.dtype)
                 learning_rate = self.engine.get_lr()[0]
-                loss = self.engine(**inputs).loss
+                loss = self.engine(**inputs, use_cache=False).loss
                 self.engine.backward(loss)
+                boundary = self.engine.is_gradient_accumulation_boundary()
                 self.engine.step()
+                self._account(loss, inputs, step + 1)
+                if not boundary:
+                    continue
                 step += 1
-                self._account(loss, inputs, step)
                 if step % self.hp.logging_steps == 0 or step == self.total_steps:
                     self._log_metrics(step, epoch + (index + 1) / len(batches), learning_rate)
 
@@ -142,7 +157,7 @@ class Trainer:
         trained = (inputs["labels"][:, 1:] != -100).sum()
         # Stays on the rank's device: NCCL reduces only CUDA tensors.
         stats = torch.stack([loss.detach().float() * trained, trained.float(),
-                             inputs["attention_mask"].sum().float()])
+                             input_tokens(inputs).float()])
         dist.all_reduce(stats)
         self.last_loss = (stats[0] / stats[1]).item()
         self.trained_tokens += int(stats[2].item())
