@@ -12,7 +12,7 @@ import torch
 from services.common import db
 from services.common.artifacts import open_store
 from services.common.events import AliasMoved, EventBus, subject_for
-from services.common.grpc_client import channel
+from services.common.grpc_client import open_channel
 from services.common.grpc_server import run
 from services.inference.engines import EngineSpec, create_engine
 from services.inference.engines.vllm_engine import vllm_available
@@ -38,19 +38,15 @@ def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None
     async def setup(stack: AsyncExitStack, server: grpc.aio.Server) -> None:
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
-        url = settings.database_url or settings.sqlite_url("inference")
-        await asyncio.to_thread(db.migrate, url, MIGRATIONS, "alembic_version_inference")
-        db_engine = db.create_engine(url)
-        stack.push_async_callback(db_engine.dispose)
-        events = await EventBus(settings.nats_url, settings.events_stream,
-                                settings.events_subject_prefix).connect()
-        stack.push_async_callback(events.close)
+        sessions = await db.open_database(
+            stack, settings.database_url or settings.sqlite_url("inference"), MIGRATIONS,
+            "alembic_version_inference")
+        events = await EventBus.open(stack, settings)
         # Core NATS, beside the event bus: heartbeats out, alias moves in.
         nc = await nats.connect(settings.nats_url, name="tuneforge-inference",
                                 max_reconnect_attempts=-1)
         stack.push_async_callback(nc.drain)
-        registry_channel = channel(settings.registry_addr)
-        stack.push_async_callback(registry_channel.close)
+        registry_channel = open_channel(stack, settings.registry_addr)
         registry = RegistryModels(registry_channel)
         models = registry.get
         cache = ModelCache(open_store(settings), settings.model_cache_dir)
@@ -60,7 +56,7 @@ def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None
             # Injected engines (tests) stand in for every backend.
             vllm_ready=engine_factory is not None or settings.vllm_command is not None
             or vllm_available()), registry.children)
-        deployments = DeploymentService(DeploymentStore(db.sessionmaker(db_engine)), cache,
+        deployments = DeploymentService(DeploymentStore(sessions), cache,
                                         events, models, builder)
         stack.push_async_callback(deployments.close)
         await deployments.resume()

@@ -9,7 +9,7 @@ import grpc
 from services.common import db
 from services.common.artifacts import open_store
 from services.common.events import EventBus
-from services.common.grpc_client import channel
+from services.common.grpc_client import open_channel
 from services.common.grpc_server import run
 from services.training.accelerator import detect
 from services.training.clients import GrpcDatasetClient, GrpcRegistryClient
@@ -26,20 +26,15 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 def make_setup(settings: TrainingSettings):
     async def setup(stack: AsyncExitStack, server: grpc.aio.Server) -> None:
-        url = settings.database_url or settings.sqlite_url("training")
-        await asyncio.to_thread(db.migrate, url, MIGRATIONS, "alembic_version_training")
-        engine = db.create_engine(url)
-        stack.push_async_callback(engine.dispose)
-        events = await EventBus(settings.nats_url, settings.events_stream,
-                                settings.events_subject_prefix).connect()
-        stack.push_async_callback(events.close)
-        dataset_channel = channel(settings.dataset_addr)
-        stack.push_async_callback(dataset_channel.close)
-        registry_channel = channel(settings.registry_addr)
-        stack.push_async_callback(registry_channel.close)
+        sessions = await db.open_database(
+            stack, settings.database_url or settings.sqlite_url("training"), MIGRATIONS,
+            "alembic_version_training")
+        events = await EventBus.open(stack, settings)
+        dataset_channel = open_channel(stack, settings.dataset_addr)
+        registry_channel = open_channel(stack, settings.registry_addr)
         registry = GrpcRegistryClient(registry_channel)
         accel = await asyncio.to_thread(detect)
-        store = JobStore(db.sessionmaker(engine))
+        store = JobStore(sessions)
         lifecycle = Lifecycle(store, events)
         runner = JobRunner(store, lifecycle, events, registry, open_store(settings), accel,
                            settings)
