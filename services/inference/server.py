@@ -1,6 +1,5 @@
 """Wiring of the inference process: database, artifact store, events, registry, engines."""
 
-import asyncio
 import secrets
 from contextlib import AsyncExitStack
 from pathlib import Path
