@@ -1,10 +1,14 @@
 """Wire types shared by every API family."""
 
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
 T = TypeVar("T")
+
+# Request integers that travel in proto int32/int64 fields: out of range is a 400, not a 500.
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class ListResponse(BaseModel, Generic[T]):

@@ -54,20 +54,7 @@ def _operations() -> list[tuple[str, str]]:
     return [(path, method.upper()) for path, ops in doc["paths"].items() for method in ops]
 
 
-# Bugs found by this test in routers owned by others, until they are fixed there: a
-# request the schema allows overflows a proto int32/int64 field and becomes a 500.
-# Not strict: whether the generated examples hit the overflow depends on the draw.
-KNOWN = {
-    ("/v1/chat/completions", "POST"): "max_tokens/max_completion_tokens/top_k/seed unbounded",
-    ("/v1/completions", "POST"): "max_tokens/top_k/seed unbounded",
-    ("/v1/fine_tuning/jobs", "POST"): "seed/hyperparameters unbounded for int32/int64",
-    ("/v1/deployments", "POST"): "max_context/max_concurrent_requests unbounded for int32",
-}
-
-
-@pytest.mark.parametrize(("path", "method"), [
-    pytest.param(p, m, marks=[pytest.mark.xfail(reason=KNOWN[(p, m)], strict=False)]
-                 if (p, m) in KNOWN else []) for p, m in _operations()])
+@pytest.mark.parametrize(("path", "method"), _operations())
 def test_operation_answers_within_its_documented_schema(api_schema, path, method):
     operation = api_schema[path][method]
 

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.chat.sampling import ChatTokenLogprob, SamplingFields, Usage
+from gateway.api.common import Int32
 from services.common.ids import new_id
 
 
@@ -31,7 +32,7 @@ class ChatCompletionRequest(SamplingFields):
 
     model: str = Field(description="A deployed model's name, or an adapter of a deployed base.")
     messages: list[ChatMessage] = Field(min_length=1, description="The conversation so far.")
-    max_completion_tokens: int | None = Field(default=None, ge=1,
+    max_completion_tokens: Int32 | None = Field(default=None, ge=1,
                                               description="Most tokens to generate.")
     logprobs: bool = Field(default=False, description="Return each token's log-probability.")
     top_logprobs: int | None = Field(default=None, ge=0, le=20,

@@ -2,6 +2,8 @@
 
 from pydantic import BaseModel, Field
 
+from gateway.api.common import Int32, Int64
+
 from services.common.errors import invalid
 from tuneforge.v1 import inference_pb2 as pb
 
@@ -13,14 +15,14 @@ class StreamOptions(BaseModel):
 class SamplingFields(BaseModel):
     """OpenAI's sampling parameters, plus vLLM's top_k."""
 
-    max_tokens: int | None = Field(default=None, ge=1, description="Most tokens to generate.")
+    max_tokens: Int32 | None = Field(default=None, ge=1, description="Most tokens to generate.")
     temperature: float | None = Field(default=None, ge=0, le=2, description="0 is greedy.")
     top_p: float | None = Field(default=None, gt=0, le=1, description="Nucleus sampling.")
-    top_k: int | None = Field(default=None, ge=-1,
+    top_k: Int32 | None = Field(default=None, ge=-1,
                               description="Sample among the k most likely; -1 or 0: all.")
     n: int = Field(default=1, ge=1, le=16, description="Choices to generate.")
     stop: str | list[str] | None = Field(default=None, description="Up to 4 stop strings.")
-    seed: int | None = Field(default=None, description="Makes sampling repeatable.")
+    seed: Int64 | None = Field(default=None, description="Makes sampling repeatable.")
     presence_penalty: float | None = Field(default=None, ge=-2, le=2,
                                            description="Penalise tokens already present.")
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2,

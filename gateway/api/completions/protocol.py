@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.chat.sampling import SamplingFields, Usage
+from gateway.api.common import Int32
 from services.common.errors import invalid
 from services.common.ids import new_id
 
@@ -16,9 +17,9 @@ class CompletionRequest(SamplingFields):
     model_config = ConfigDict(extra="ignore")
 
     model: str = Field(description="A deployed model's name, or an adapter of a deployed base.")
-    prompt: str | list[str] | list[int] | list[list[int]] = Field(
+    prompt: str | list[str] | list[Int32] | list[list[Int32]] = Field(
         description="Text or token ids to continue; one prompt per request.")
-    max_tokens: int | None = Field(default=DEFAULT_MAX_TOKENS, ge=1,
+    max_tokens: Int32 | None = Field(default=DEFAULT_MAX_TOKENS, ge=1,
                                    description="Most tokens to generate (default 16).")
     logprobs: int | None = Field(default=None, ge=0, le=20,
                                  description="Log-probabilities of the k most likely tokens.")

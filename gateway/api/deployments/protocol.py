@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from gateway.api.common import Int32
 from gateway.api.fine_tuning.protocol import JobError
 from tuneforge.v1 import inference_pb2 as pb
 
@@ -14,11 +15,11 @@ class CreateDeployment(BaseModel):
     backend: Literal["auto", "transformers", "vllm"] = Field(
         default="auto", description="Inference engine; auto is vLLM on a GPU host with vLLM.")
     replicas: int = Field(default=1, ge=1, le=16, description="Engine copies to balance over.")
-    gpus_per_replica: int = Field(default=0, ge=0,
+    gpus_per_replica: Int32 = Field(default=0, ge=0,
                                   description="GPUs each replica uses; 0 runs on the CPU.")
-    max_context: int | None = Field(default=None, ge=1,
+    max_context: Int32 | None = Field(default=None, ge=1,
                                     description="Most prompt plus completion tokens.")
-    max_concurrent_requests: int | None = Field(
+    max_concurrent_requests: Int32 | None = Field(
         default=None, ge=1, le=1024, description="Sequences one replica batches together.")
 
     def to_pb(self) -> pb.CreateDeploymentRequest:

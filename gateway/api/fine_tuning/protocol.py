@@ -6,6 +6,7 @@ from typing import Any, Literal
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.common import Int32, Int64
 from services.common.errors import TuneForgeError
 from tuneforge.v1 import training_pb2 as pb
 
@@ -17,43 +18,43 @@ class Hyperparameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n_epochs: int | Auto | None = Field(default=None, description="Passes over the data.")
-    batch_size: int | Auto | None = Field(default=None, description="Global batch size.")
+    n_epochs: Int32 | Auto | None = Field(default=None, description="Passes over the data.")
+    batch_size: Int32 | Auto | None = Field(default=None, description="Global batch size.")
     learning_rate: float | None = Field(default=None, description="Peak learning rate.")
-    zero_stage: int | None = Field(default=None, description="DeepSpeed ZeRO stage, 0-3.")
-    model_max_length: int | None = Field(default=None, description="Tokens per example.")
-    num_gpus: int | None = Field(default=None, description="Ranks (GPUs; CPU ranks without).")
+    zero_stage: Int32 | None = Field(default=None, description="DeepSpeed ZeRO stage, 0-3.")
+    model_max_length: Int32 | None = Field(default=None, description="Tokens per example.")
+    num_gpus: Int32 | None = Field(default=None, description="Ranks (GPUs; CPU ranks without).")
     lr_scheduler_type: str | None = Field(default=None, description="cosine, linear, constant.")
     warmup_ratio: float | None = Field(default=None, description="Share of steps warming up.")
     weight_decay: float | None = Field(default=None, description="AdamW weight decay.")
     max_grad_norm: float | None = Field(default=None, description="Gradient clipping norm.")
-    lora_r: int | None = Field(default=None, description="LoRA rank; 0 for full fine-tuning.")
-    logging_steps: int | None = Field(default=None, description="Steps between metrics events.")
+    lora_r: Int32 | None = Field(default=None, description="LoRA rank; 0 for full fine-tuning.")
+    logging_steps: Int32 | None = Field(default=None, description="Steps between metrics events.")
     learning_rate_multiplier: float | Auto | None = Field(
         default=None, description="Scales the default learning rate; not with learning_rate.")
     packing: bool | None = Field(default=None, description="Pack conversations, no padding.")
     adam_beta1: float | None = Field(default=None, description="AdamW beta1.")
     adam_beta2: float | None = Field(default=None, description="AdamW beta2.")
     adam_epsilon: float | None = Field(default=None, description="AdamW epsilon.")
-    gradient_accumulation_steps: int | None = Field(
+    gradient_accumulation_steps: Int32 | None = Field(
         default=None, description="Micro batches per optimizer step.")
-    per_device_train_batch_size: int | None = Field(
+    per_device_train_batch_size: Int32 | None = Field(
         default=None, description="Examples per rank per micro batch.")
     gradient_checkpointing: bool | None = Field(
         default=None, description="Recompute activations to save memory.")
     bf16: bool | None = Field(default=None, description="bfloat16; unset: where supported.")
     tf32: bool | None = Field(default=None, description="TF32 matmuls on recent GPUs.")
     save_strategy: str | None = Field(default=None, description="no, steps or epoch.")
-    save_steps: int | None = Field(default=None, description="Steps between checkpoints.")
-    save_total_limit: int | None = Field(default=None, description="Checkpoints kept at most.")
-    lora_alpha: int | None = Field(default=None, description="LoRA alpha.")
+    save_steps: Int32 | None = Field(default=None, description="Steps between checkpoints.")
+    save_total_limit: Int32 | None = Field(default=None, description="Checkpoints kept at most.")
+    lora_alpha: Int32 | None = Field(default=None, description="LoRA alpha.")
     lora_dropout: float | None = Field(default=None, description="LoRA dropout.")
     lora_target_modules: str | list[str] | None = Field(
         default=None, description="'all-linear' or module names, e.g. [\"q_proj\", \"v_proj\"].")
     offload_optimizer: bool | None = Field(
         default=None, description="ZeRO optimizer states in CPU memory.")
     offload_param: bool | None = Field(default=None, description="ZeRO-3 parameters in CPU memory.")
-    num_nodes: int | None = Field(default=None, description="Hosts the ranks spread over.")
+    num_nodes: Int32 | None = Field(default=None, description="Hosts the ranks spread over.")
 
     def to_pb(self) -> pb.Hyperparameters:
         known = set(pb.Hyperparameters.DESCRIPTOR.fields_by_name)
@@ -85,7 +86,7 @@ class CreateFineTuningJob(BaseModel):
     validation_file: str | None = Field(default=None, description="Optional validation file.")
     suffix: str | None = Field(default=None, max_length=64,
                                description="Added to the fine-tuned model's name.")
-    seed: int | None = Field(default=None, description="Makes the run reproducible.")
+    seed: Int64 | None = Field(default=None, description="Makes the run reproducible.")
     metadata: dict[str, str] | None = Field(default=None, description="Your own key/values.")
     hyperparameters: Hyperparameters | None = Field(
         default=None, description="Deprecated by OpenAI in favour of method; either works.")
