@@ -243,7 +243,7 @@ def main() -> None:
 
 def _table(rows: list[tuple[str, dict]], mb: float) -> None:
     base = rows[0][1]["records"] / rows[0][1]["seconds"]
-    print(f"\n| path | seconds | records/s | MB/s | speed-up | peak RSS MB |")
+    print("\n| path | seconds | records/s | MB/s | speed-up | peak RSS MB |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows:
         rate = r["records"] / r["seconds"]

@@ -4,10 +4,8 @@ Plain ASGI, like the request-id middleware, to keep the hot path cheap. The prin
 in the request's state (`request.state.principal`), where `get_clients` finds it.
 """
 
-import json
-
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth.keys import Principal
 from gateway.auth.limits import RateLimited
@@ -24,37 +22,8 @@ def _public(path: str) -> bool:
     return path in PUBLIC or path.startswith(PUBLIC_PREFIXES)
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a `receive` that replays it to the app."""
-    chunks, more = [], True
-    while more:
-        msg = await receive()
-        if msg["type"] != "http.request":
-            return b"", receive
-        chunks.append(msg.get("body", b""))
-        more = msg.get("more_body", False)
-    body, sent = b"".join(chunks), False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-    return body, replay
-
-
-def _model_of(body: bytes) -> str:
-    try:
-        parsed = json.loads(body or b"{}")
-    except ValueError:
-        return ""  # the router reports the malformed body
-    model = parsed.get("model") if isinstance(parsed, dict) else None
-    return model if isinstance(model, str) else ""
-
-
 class AuthMiddleware:
-    """Authenticates, applies per-key and per-project limits, and checks generation models."""
+    """Authenticates and applies per-key and per-project limits; the guard checks objects."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -69,10 +38,6 @@ class AuthMiddleware:
             who = await tenancy.auth.authenticate(headers.get("authorization"))
             tenancy.limits.take(who.key_id)
             self._admit(tenancy, who, method, path, headers)
-            # One project only while auth is off: nothing to hide, keep the hot path lean.
-            if generation and tenancy.settings.auth_enabled:
-                body, receive = await _read_body(receive)
-                await tenancy.ownership.check_model(_model_of(body), who)
             if generation:
                 tenancy.limits.acquire(who.key_id)
         except TuneForgeError as e:

@@ -173,7 +173,6 @@ def test_line_over_the_size_limit_is_refused_and_the_next_lines_still_checked(tm
 def test_array_item_over_the_size_limit_is_refused_and_the_next_items_still_checked(tmp_path):
     long = turns(("user", "x" * 5000), ("assistant", "y"))
     data = json.dumps([GOOD, long, {"conversations": []}], indent=1)
-    size = len(json.dumps(long, indent=1).replace("\n", "\n ")) 
     message = refusal(tmp_path, data)
     assert message.startswith("The file has 2 errors: index 1 (line ")
     assert "bytes, over the limit of 4096 bytes per record; index 2 (line " in message
