@@ -8,7 +8,9 @@ the seed's format, then measures in separate processes, so each peak RSS is its 
   tuneforge the dataset service's path: streaming validation to canonical JSONL, then the
             tokenized cache (ids + loss masks) with batched fast encoding
 and finally uploads a file of --upload-gb GiB through a real dataset server process over gRPC,
-sampling that process's peak RSS. Prints one table.
+sampling that process's peak RSS. Prints one table. Its CPU columns add up the CPU time of every
+process on a side (tuneforge's tokenizing workers included): on a busy machine the wall-clock
+speed-up of the parallel side drops, the CPU one does not.
 """
 
 import argparse
@@ -102,7 +104,7 @@ def run_baseline(path: Path, model: Path) -> dict:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with open(path, encoding="utf-8") as f:
         records = json.load(f)
     tokens = 0
@@ -111,7 +113,17 @@ def run_baseline(path: Path, model: Path) -> dict:
                     for t in record["conversations"]]
         ids = tokenizer.apply_chat_template(messages, tokenize=True)
         tokens += len(ids["input_ids"] if hasattr(ids, "keys") else ids)
-    return {"seconds": time.perf_counter() - start, "records": len(records), "tokens": tokens}
+    return {"seconds": time.perf_counter() - start, "cpu_s": time.process_time() - cpu,
+            "records": len(records), "tokens": tokens}
+
+
+def build_part(*args) -> tuple[dict, float, float]:
+    """`build_tokenized` in a worker: its meta, CPU seconds and the worker's peak RSS."""
+    from services.dataset.worker import build_tokenized
+
+    cpu = time.process_time()
+    meta = build_tokenized(*args)
+    return meta, time.process_time() - cpu, peak_rss_mb()
 
 
 def run_tuneforge(path: Path, model: Path, workers: int) -> dict:
@@ -120,8 +132,7 @@ def run_tuneforge(path: Path, model: Path, workers: int) -> dict:
 
     from services.dataset.formats import Limits
     from services.dataset.validation import ReportSink, validate
-    from services.dataset.worker import build_tokenized, example_tokenizer, merge_parts, \
-        split_ranges
+    from services.dataset.worker import example_tokenizer, merge_parts, split_ranges
 
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
     # Loading the tokenizer in each worker is start-up, not throughput.
@@ -129,23 +140,24 @@ def run_tuneforge(path: Path, model: Path, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp, pool:
         canonical, out = Path(tmp) / "canonical.jsonl", Path(tmp) / "out"
         out.mkdir()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         summary = validate(path, canonical, Limits(8 * 1024 * 1024), ReportSink())
         validated = time.perf_counter()
         ranges = split_ranges(canonical, workers)
         parts = [str(Path(tmp) / f"part-{k}") for k in range(len(ranges))]
         for part in parts:
             Path(part).mkdir()
-        list(pool.map(build_tokenized, [str(canonical)] * len(parts), [str(model)] * len(parts),
-                      [2048] * len(parts), parts, [{}] * len(parts), *zip(*ranges)))
+        built = list(pool.map(build_part, [str(canonical)] * len(parts),
+                              [str(model)] * len(parts), [2048] * len(parts), parts,
+                              [{}] * len(parts), *zip(*ranges)))
         meta = merge_parts(parts, str(out))
         done = time.perf_counter()
-        workers_rss = max(pool.map(peak_rss_mb, [None] * workers))
+        cpu = time.process_time() - cpu + sum(worker_cpu for _, worker_cpu, _ in built)
     assert summary.num_errors == 0, summary.details(3)
-    return {"seconds": done - start, "validate_s": validated - start,
+    return {"seconds": done - start, "cpu_s": cpu, "validate_s": validated - start,
             "tokenize_s": done - validated, "records": meta["num_examples"],
             "tokens": meta["num_tokens"], "fast_path": meta["fast_path"],
-            "workers_rss_mb": workers_rss}
+            "workers_rss_mb": max(rss for _, _, rss in built)}
 
 
 def measure(kind: str, path: Path, model: Path, workers: int) -> dict:
@@ -165,7 +177,7 @@ def upload_through_server(path: Path, workdir: Path) -> dict:
     env = {**os.environ, "TUNEFORGE_DATA_DIR": str(workdir / "data"),
            "TUNEFORGE_NATS_URL": nats_url, "TUNEFORGE_DATASET_ADDR": f"127.0.0.1:{port}",
            "TUNEFORGE_DATASET_MAX_UPLOAD_BYTES": str(path.stat().st_size + 1),
-           "TUNEFORGE_LOG_LEVEL": "WARNING"}
+           "TUNEFORGE_DATASET_METRICS_PORT": "0", "TUNEFORGE_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([sys.executable, "-m", "services.dataset"], cwd=ROOT, env=env)
     try:
         wait_for_port(port, timeout=60, proc=server)
@@ -243,12 +255,16 @@ def main() -> None:
 
 def _table(rows: list[tuple[str, dict]], mb: float) -> None:
     base = rows[0][1]["records"] / rows[0][1]["seconds"]
-    print("\n| path | seconds | records/s | MB/s | speed-up | peak RSS MB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    base_cpu = rows[0][1]["cpu_s"] / rows[0][1]["records"]
+    print("\n| path | seconds | records/s | MB/s | speed-up | CPU s | CPU µs/record | "
+          "CPU speed-up | peak RSS MB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows:
         rate = r["records"] / r["seconds"]
+        cpu = r["cpu_s"] / r["records"]
         print(f"| {name} | {r['seconds']:.1f} | {rate:,.0f} | {mb / r['seconds']:.2f} | "
-              f"{rate / base:.1f}x | {r['peak_rss_mb']:.0f} |")
+              f"{rate / base:.1f}x | {r['cpu_s']:.1f} | {cpu * 1e6:.0f} | "
+              f"{base_cpu / cpu:.1f}x | {r['peak_rss_mb']:.0f} |")
     ours = rows[1][1]
     print(f"\ntuneforge: validate {ours['validate_s']:.1f} s + tokenize {ours['tokenize_s']:.1f} s"
           f" in worker processes (peak RSS {ours['workers_rss_mb']:.0f} MB each), fast path "

@@ -6,7 +6,15 @@ the gateway adds over calling the inference service directly.
 Starts NATS, the registry, the inference service and the gateway as processes on free ports,
 deploys the model, then sweeps concurrency (1, 4, 16) for three clients in the same run:
 `baseline` (transformers `generate`, one request at a time, in this process), `inference` (the
-service's gRPC API) and `gateway` (the OpenAI API, streaming). Prints markdown tables.
+service's gRPC API) and `gateway` (the OpenAI API, streaming, with a project's API key, so
+authentication and ownership checks are in the numbers). Prints markdown tables.
+
+The gateway's overhead is measured apart: one-token requests, the same ones direct and
+through the gateway, interleaved one at a time, compared by p50 latency on the client's
+clock. Through the gateway twice: with a lean HTTP client (what the gateway adds) and with
+httpx, the openai SDK's transport (what a Python client sees, its own parsing included). The
+CPU time each client and the gateway process spend per request is printed beside them, as
+it is what a shared host turns into latency.
 """
 
 import argparse
@@ -14,16 +22,18 @@ import asyncio
 import os
 import shutil
 import statistics
+import secrets
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import torch
 
-from bench.serve_clients import Baseline, Direct, Gateway, Sample
+from bench.serve_clients import Baseline, Direct, Gateway, GatewayHttpx, Sample
 from services.registry.tiny_model import build_tiny_model
 from tests.support import free_port, nats_server_binary, wait_for_port
 
@@ -58,19 +68,47 @@ async def sweep(request, concurrency: int, rounds: int, max_tokens: int) -> dict
     return summarize(samples, time.perf_counter() - started)
 
 
-async def overhead(direct: Direct, gateway: Gateway, model: str, n: int,
-                   gateway_pid: int) -> tuple[float, float, float]:
-    """p50 latency (ms) of one-token requests, direct and through the gateway, interleaved,
-    and the gateway's own CPU time per request (ms), which other load on the host leaves be."""
+@dataclass
+class Overhead:
+    """p50 latency (ms) of one-token requests per client, and CPU ms per request."""
+
+    direct: float
+    gateway: float
+    httpx: float
+    gateway_cpu: float
+    client_cpu: dict[str, float]
+
+    def report(self, n: int) -> str:
+        c = self.client_cpu
+        return (f"Gateway overhead, p50 of {n} one-token requests with a project key, direct "
+                f"and through the gateway interleaved: direct {self.direct:.2f} ms; through "
+                f"the gateway {self.gateway:.2f} ms (added {self.gateway - self.direct:.2f} ms) "
+                f"with a lean HTTP client, {self.httpx:.2f} ms (added "
+                f"{self.httpx - self.direct:.2f} ms) with httpx. The gateway process spent "
+                f"{self.gateway_cpu:.2f} ms of CPU per request; the clients "
+                f"{c['direct']:.2f} (gRPC), {c['gateway']:.2f} (lean HTTP) and "
+                f"{c['httpx']:.2f} (httpx) ms.")
+
+
+async def overhead(direct: Direct, gateway: Gateway, httpx_gateway: GatewayHttpx, model: str,
+                   n: int, gateway_pid: int) -> Overhead:
+    """The three clients in turn, one request each per round, so that load on the host
+    weighs on all alike; the gateway's CPU is counted on its lean-client requests."""
     messages = [{"role": "user", "content": "hi"}]
-    d, g = [], []
-    cpu = 0.0
+    clients = {"direct": direct, "gateway": gateway, "httpx": httpx_gateway}
+    latency: dict[str, list[float]] = {name: [] for name in clients}
+    client_cpu = dict.fromkeys(clients, 0.0)
+    gateway_cpu = 0.0
     for _ in range(n):
-        d.append((await direct.request(model, messages, 1)).latency_s * 1000)
-        before = cpu_seconds(gateway_pid)
-        g.append((await gateway.request(model, messages, 1)).latency_s * 1000)
-        cpu += cpu_seconds(gateway_pid) - before
-    return statistics.median(d), statistics.median(g), cpu / n * 1000
+        for name, client in clients.items():
+            before, own = cpu_seconds(gateway_pid), time.process_time()
+            latency[name].append((await client.request(model, messages, 1)).latency_s * 1000)
+            client_cpu[name] += time.process_time() - own
+            if name == "gateway":
+                gateway_cpu += cpu_seconds(gateway_pid) - before
+    p50 = {name: statistics.median(v) for name, v in latency.items()}
+    return Overhead(p50["direct"], p50["gateway"], p50["httpx"], gateway_cpu / n * 1000,
+                    {name: t / n * 1000 for name, t in client_cpu.items()})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -87,13 +125,17 @@ class Platform:
         ports = {k: free_port() for k in ("nats", "registry", "inference", "gateway")}
         self.inference_addr = f"127.0.0.1:{ports['inference']}"
         self.url = f"http://127.0.0.1:{ports['gateway']}"
+        self.admin_key = "tf-bench-admin-" + secrets.token_hex(16)
         self.env = {**os.environ, "TUNEFORGE_DATA_DIR": str(root / "data"),
+                    "TUNEFORGE_ADMIN_KEY": self.admin_key,
                     "TUNEFORGE_NATS_URL": f"nats://127.0.0.1:{ports['nats']}",
                     "TUNEFORGE_REGISTRY_BASE_MODELS_DIR": str(model_dir.parent),
                     "TUNEFORGE_REGISTRY_ADDR": f"127.0.0.1:{ports['registry']}",
                     "TUNEFORGE_INFERENCE_ADDR": self.inference_addr,
                     "TUNEFORGE_INFERENCE_DEVICE": device,
                     "TUNEFORGE_INFERENCE_TORCH_THREADS": str(threads),
+                    # Off: a platform running beside the benchmark holds the default ports.
+                    "TUNEFORGE_REGISTRY_METRICS_PORT": "0", "TUNEFORGE_INFERENCE_METRICS_PORT": "0",
                     "TUNEFORGE_GATEWAY_PORT": str(ports["gateway"]),
                     # The benchmark is one client: the per-key limits would throttle it.
                     "TUNEFORGE_GATEWAY_MAX_CONCURRENT_GENERATIONS": "1024",
@@ -116,8 +158,20 @@ class Platform:
         self.procs.append(subprocess.Popen(cmd, env=self.env, stdout=log,
                                            stderr=subprocess.STDOUT))
 
+    def admin(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30,
+                            headers={"Authorization": f"Bearer {self.admin_key}"})
+
+    def project_key(self, project: str) -> str:
+        """A new project and an API key of it, as a tenant would call the gateway."""
+        with self.admin() as http:
+            http.post("/v1/admin/projects", json={"id": project}).raise_for_status()
+            r = http.post("/v1/admin/keys", json={"project_id": project, "name": "bench"})
+            r.raise_for_status()
+            return r.json()["key"]
+
     def deploy(self, model: str, max_concurrent: int) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as http:
+        with self.admin() as http:
             deadline = time.monotonic() + 60
             while http.get(f"/v1/models/{model}").status_code != 200:  # registered at start-up
                 if time.monotonic() > deadline:
@@ -169,14 +223,17 @@ async def main(args: argparse.Namespace) -> None:
         platform.start()
         platform.deploy(model_dir.name, max(args.concurrency))
         baseline = Baseline(model_dir, "cuda" if args.device.startswith("cuda") else "cpu")
-        direct, gateway = Direct(platform.inference_addr), Gateway(platform.url)
+        key = platform.project_key("bench")
+        direct, gateway = Direct(platform.inference_addr), Gateway(platform.url, key)
+        httpx_gateway = GatewayHttpx(platform.url, key)
         clients = {
             "baseline (generate, one at a time)": baseline.request,
             "inference service (gRPC)":
                 lambda m, n: direct.request(model_dir.name, m, n),
             "gateway (OpenAI API, SSE)": lambda m, n: gateway.request(model_dir.name, m, n),
         }
-        for request in clients.values():  # warm-up: lazy initialisation out of the numbers
+        for request in (*clients.values(),  # warm-up: lazy initialisation out of the numbers
+                        lambda m, n: httpx_gateway.request(model_dir.name, m, n)):
             await sweep(request, 2, 1, 4)
         base: dict[int, dict] = {}
         for c in args.concurrency:
@@ -185,10 +242,10 @@ async def main(args: argparse.Namespace) -> None:
                 rows.append((name, c, r))
                 base.setdefault(c, r)
                 print(f"  {name:38} c={c:<3} {r['tok_s']:7.0f} tok/s", file=sys.stderr)
-        d50, g50, gateway_cpu = await overhead(direct, gateway, model_dir.name,
-                                               args.overhead_requests, platform.procs[-1].pid)
-        await direct.close()
-        await gateway.close()
+        cost = await overhead(direct, gateway, httpx_gateway, model_dir.name,
+                              args.overhead_requests, platform.procs[-1].pid)
+        for client in (direct, gateway, httpx_gateway):
+            await client.close()
     finally:
         platform.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -196,9 +253,7 @@ async def main(args: argparse.Namespace) -> None:
           f"threads), {args.max_tokens} output tokens per request (greedy), {args.rounds} "
           f"requests per concurrent client\n")
     print(table(rows, base))
-    print(f"\nGateway overhead, p50 of {args.overhead_requests} one-token requests: direct "
-          f"{d50:.2f} ms, through the gateway {g50:.2f} ms, added {g50 - d50:.2f} ms; the "
-          f"gateway process spent {gateway_cpu:.2f} ms of CPU per request")
+    print("\n" + cost.report(args.overhead_requests))
     print(f"Load average of the host during the run: {load_before:.2f} -> "
           f"{os.getloadavg()[0]:.2f} (other processes compete for its {os.cpu_count()} cores)")
 

@@ -17,6 +17,7 @@ from gateway.api.chat.router import router as chat_router
 from gateway.api.completions.router import router as completions_router
 from gateway.api.deployments.router import router as deployments_router
 from gateway.api.files.router import router as files_router
+from gateway.api.fine_tuning.router import agents_router
 from gateway.api.fine_tuning.router import router as fine_tuning_router
 from gateway.api.models.router import router as models_router
 from gateway.api.registry.router import router as registry_router
@@ -56,7 +57,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     errors.install(app)
     # The hot paths first: routes are matched in order, and every miss costs time.
     for r in (chat_router, completions_router, files_router, models_router, registry_router,
-              fine_tuning_router, deployments_router):
+              fine_tuning_router, agents_router, deployments_router):
         app.include_router(r)
     # Last: its catch-all /console/{path} and / must not shadow an API route.
     app.include_router(console_router())

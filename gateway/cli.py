@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     kc.add_argument("--name", default="")
     kl = keys.add_parser("list", help="list keys (never their secrets)")
     kl.add_argument("--project", default=None)
-    kr = keys.add_parser("revoke", help="revoke a key at once")
+    kr = keys.add_parser("revoke", help="revoke a key (running gateways stop accepting it within a second)")
     kr.add_argument("key_id")
     return p
 

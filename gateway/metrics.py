@@ -22,6 +22,17 @@ class GatewayMetrics:
         self.latency = Histogram("tuneforge_http_request_duration_seconds",
                                  "Time to the last byte of the response.",
                                  ["method", "route"], buckets=BUCKETS, registry=self.registry)
+        self._series: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one request and its duration."""
+        # `labels()` takes a lock and builds a key each time: look each series up once.
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = self._series[(method, route, status)] = (
+                self.requests.labels(method, route, status), self.latency.labels(method, route))
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 class MetricsMiddleware:
@@ -46,9 +57,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(
-                time.perf_counter() - start)
+            self.metrics.observe(scope["method"], route, str(status), time.perf_counter() - start)
 
 
 def install(app: FastAPI) -> None:

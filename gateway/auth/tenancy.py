@@ -1,7 +1,7 @@
 """The tenancy of one gateway process: its store, who a request is, what it may see."""
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.auth.guard import guard
 from gateway.auth.keys import Authenticator, Principal
@@ -9,6 +9,8 @@ from gateway.auth.limits import KeyLimits
 from gateway.auth.ownership import Ownership
 from gateway.settings import GatewaySettings
 from gateway.store import GatewayStore
+
+MAX_VIEWS = 10_000
 
 
 @dataclass
@@ -18,6 +20,9 @@ class Tenancy:
     auth: Authenticator
     ownership: Ownership
     limits: KeyLimits
+    # A project's view of the clients is stateless: built once per principal, not per request.
+    _views: dict[Principal, object] = field(default_factory=dict, repr=False)
+    _viewed: object = field(default=None, repr=False)
 
     @classmethod
     async def open(cls, settings: GatewaySettings, clients, stack: AsyncExitStack) -> "Tenancy":
@@ -31,4 +36,10 @@ class Tenancy:
 
     def view(self, clients, who: Principal):
         """`clients` as `who`'s project sees them."""
-        return guard(clients, self.ownership, who, self.settings.max_active_jobs)
+        if clients is not self._viewed or len(self._views) >= MAX_VIEWS:
+            self._views, self._viewed = {}, clients
+        view = self._views.get(who)
+        if view is None:
+            view = self._views[who] = guard(clients, self.ownership, who,
+                                            self.settings.max_active_jobs)
+        return view

@@ -4,6 +4,10 @@ each outcome logged and stored.
 A durable JetStream consumer turns each event into one pending delivery per interested
 webhook of the event's project, and acknowledges the event only then; a worker sends due
 deliveries. Both live in the database or the stream, so a restart loses none.
+
+The event's project is the one its subject names (the project of the request that raised
+it); for the default project's events, which include work of no project and events from
+before projects, the gateway's ownership records decide, as they decide isolation.
 """
 
 import asyncio
@@ -20,7 +24,8 @@ from gateway.auth.ownership import SHARED, Ownership
 from gateway.settings import GatewaySettings
 from gateway.webhooks import signing
 from gateway.webhooks.store import DeliveryRow, WebhookStore
-from services.common.events import ensure_stream
+from services.common.context import DEFAULT_PROJECT
+from services.common.events import ensure_stream, parse_subject
 
 log = logging.getLogger("tuneforge.gateway.webhooks")
 DURABLE = "gateway-webhooks"
@@ -45,10 +50,13 @@ class Dispatcher:
             return None if owner in (None, SHARED) else owner
         return None
 
-    async def on_event(self, event_type: str, data: bytes) -> None:
-        """Queue one delivery per webhook of the event's project that wants its type."""
+    async def on_event(self, event_type: str, data: bytes,
+                       project: str = DEFAULT_PROJECT) -> None:
+        """Queue one delivery per webhook of the event's project that wants its type;
+        `project` is the one its subject names."""
         event = json.loads(data)
-        project = await self.project_of(event)
+        if project == DEFAULT_PROJECT:
+            project = await self.project_of(event)
         if project is None:
             return
         body = json.dumps({"id": event.get("id", ""), "type": event_type,
@@ -118,15 +126,21 @@ class Dispatcher:
         await ensure_stream(js, settings.events_stream, [f"{prefix}.>"])
 
         async def handle(msg) -> None:
-            # "<prefix>.v1.training.job.succeeded" -> "training.job.succeeded"
             try:
-                await d.on_event(msg.subject.split(".", 2)[2], msg.data)
+                project, event_type = parse_subject(msg.subject)
+            except ValueError:  # not an event (nor ever one): redelivery would not help
+                log.warning("webhooks: ignored message on %s", msg.subject)
+                await msg.ack()
+                return
+            try:
+                await d.on_event(event_type, msg.data, project)
             except Exception:  # noqa: BLE001 - left unacked, JetStream redelivers it
                 log.exception("webhook fan-out of %s failed", msg.subject)
                 return
             await msg.ack()
 
         # A deliver group: gateway replicas share one durable consumer, each event fans out once.
+        # `<prefix>.>`: every project's events, and the same filter as before projects.
         name = f"{DURABLE}-{_safe(prefix)}"
         await js.subscribe(f"{prefix}.>", queue=name, durable=name, cb=handle,
                            manual_ack=True, stream=settings.events_stream)

@@ -1,18 +1,25 @@
 """Lifecycle events on NATS JetStream: one pydantic type per event, versioned subjects.
 
-A subject is `<prefix>.v1.<service>.<entity>.<event>`, e.g. `tuneforge.v1.training.job.succeeded`.
-The JSON body is the event type's schema (see docs/events.md, generated from `EVENT_TYPES`).
+A subject is `<prefix>.v1.<project>.<service>.<entity>.<event>`, e.g.
+`tuneforge.v1.team-a.training.job.succeeded`, so a subscriber can follow one project
+(`tuneforge.v1.team-a.>`) or one event type of every project
+(`tuneforge.v1.*.training.job.succeeded`). The project is the one of the request (or of the
+work) that raised the event: see services/common/context.py. The JSON body is the event type's
+schema (see docs/events.md, generated from `EVENT_TYPES`).
 """
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import nats
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from services.common.context import DEFAULT_PROJECT, check_project, current_project
+from services.common.errors import TuneForgeError
 from services.common.ids import new_id, now
 
 log = logging.getLogger(__name__)
@@ -27,6 +34,19 @@ class Event(BaseModel):
 
     id: str = Field(default_factory=lambda: new_id("evt"), description="Unique event id.")
     created_at: int = Field(default_factory=now, description="Unix seconds.")
+    project: str = Field(
+        default_factory=current_project,
+        description="Project whose request (or work) raised the event; also a token of the "
+        f"subject. '{DEFAULT_PROJECT}' for work of no project, such as base models "
+        "registered when the registry starts.")
+
+    @field_validator("project")
+    @classmethod
+    def _subject_safe(cls, v: str) -> str:
+        try:
+            return check_project(v)
+        except TuneForgeError as e:  # pydantic reports a ValueError as a validation error
+            raise ValueError(e.message) from None
 
 
 class FileEvent(Event):
@@ -74,6 +94,7 @@ class JobRunning(JobEvent):
 class JobSucceeded(JobEvent):
     subject_suffix = "training.job.succeeded"
     fine_tuned_model: str = Field(description="Registered name of the result.")
+    trained_tokens: int = Field(default=0, description="Tokens trained on, over every epoch.")
 
 
 class JobFailed(JobEvent):
@@ -93,6 +114,19 @@ class JobMetrics(Event):
     epoch: float = Field(description="Fractional epoch.")
     loss: float = Field(description="Training loss of the last step.")
     learning_rate: float = Field(description="Learning rate of the last step.")
+
+
+class JobPaused(JobEvent):
+    subject_suffix = "training.job.paused"
+
+
+class JobCheckpoint(JobEvent):
+    subject_suffix = "training.job.checkpoint"
+    step: int = Field(description="Optimizer steps done when it was saved.")
+    fine_tuned_model_checkpoint: str = Field(
+        description="Deployable model id, <fine-tuned name>:ckpt-step-<step>.")
+    metrics: dict[str, float] = Field(
+        description="train_loss, train_mean_token_accuracy, valid_loss, ... at that step.")
 
 
 class ModelEvent(Event):
@@ -159,14 +193,40 @@ class DeploymentMoved(DeploymentEvent):
 
 EVENT_TYPES: list[type[Event]] = [
     DatasetUploaded, DatasetValidated, DatasetInvalid, DatasetDeleted,
-    JobQueued, JobRunning, JobSucceeded, JobFailed, JobCancelled, JobMetrics,
+    JobQueued, JobRunning, JobSucceeded, JobFailed, JobCancelled, JobMetrics, JobPaused,
+    JobCheckpoint,
     ModelRegistered, ModelFailed, ModelDeleted, AliasMoved,
     DeploymentCreated, DeploymentReady, DeploymentFailed, DeploymentDeleted, DeploymentMoved,
 ]
 
 
-def subject_for(prefix: str, event_type: type[Event]) -> str:
-    return f"{prefix}.{SCHEMA_VERSION}.{event_type.subject_suffix}"
+def subject_for(prefix: str, event_type: type[Event], project: str) -> str:
+    """The subject an event of `event_type` raised for `project` is published on."""
+    return f"{prefix}.{SCHEMA_VERSION}.{project}.{event_type.subject_suffix}"
+
+
+def subject_filter(prefix: str, event_type: type[Event] | None = None,
+                   project: str = "*") -> str:
+    """A subscription's subject: `event_type` (every type when None) of `project` (every
+    project by default)."""
+    if project != "*":
+        check_project(project)
+    tail = event_type.subject_suffix if event_type else ">"
+    return f"{prefix}.{SCHEMA_VERSION}.{project}.{tail}"
+
+
+def parse_subject(subject: str) -> tuple[str, str]:
+    """(project, event type) of an event's subject, e.g. ('team-a', 'training.job.succeeded').
+
+    A subject from before projects (`<prefix>.v1.<service>.<entity>.<event>`, still in a
+    stream after an upgrade) reads as the default project's.
+    """
+    tokens = subject.split(".")  # the prefix may hold dots: read from the right
+    if len(tokens) >= 6 and tokens[-5] == SCHEMA_VERSION:
+        return tokens[-4], ".".join(tokens[-3:])
+    if len(tokens) >= 5 and tokens[-4] == SCHEMA_VERSION:
+        return DEFAULT_PROJECT, ".".join(tokens[-3:])
+    raise ValueError(f"not an event subject: {subject!r}")
 
 
 class EventBus:
@@ -176,6 +236,11 @@ class EventBus:
         self.url, self.stream, self.prefix = url, stream, prefix
         self._nc: nats.NATS | None = None
         self._js = None
+        self._observers: list[Callable[[Event], None]] = []
+
+    def observe(self, callback: Callable[[Event], None]) -> None:
+        """Call `callback` with each event once it is published (metrics count them)."""
+        self._observers.append(callback)
 
     @classmethod
     async def open(cls, stack, settings) -> "EventBus":
@@ -192,11 +257,13 @@ class EventBus:
         return self
 
     async def publish(self, event: Event) -> None:
-        subject = subject_for(self.prefix, type(event))
+        subject = subject_for(self.prefix, type(event), event.project)
         payload = event.model_dump_json().encode()
         # Msg-Id lets JetStream drop a duplicate when a publish is retried.
         await self._js.publish(subject, payload, headers={"Nats-Msg-Id": event.id})
         log.debug("published %s", subject)
+        for observe in self._observers:
+            observe(event)
 
     async def close(self) -> None:
         if self._nc is not None and not self._nc.is_closed:
@@ -221,8 +288,9 @@ async def ensure_stream(js, name: str, subjects: list[str]) -> None:
 
 def decode(subject: str, data: bytes) -> Event:
     """Parse a message back into its event type (for consumers and tests)."""
-    suffix = subject.split(".", 2)[2]
+    project, suffix = parse_subject(subject)
     for t in EVENT_TYPES:
         if t.subject_suffix == suffix:
-            return t.model_validate(json.loads(data))
+            # An event from before projects has no project field: its subject's is the same.
+            return t.model_validate({"project": project, **json.loads(data)})
     raise ValueError(f"unknown event subject {subject}")

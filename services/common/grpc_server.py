@@ -1,7 +1,7 @@
-"""Running a service's async gRPC server: health service, request ids, errors, graceful stop."""
+"""Running a service's async gRPC server: health service, request context, metrics, errors,
+graceful stop."""
 
 import asyncio
-import contextvars
 import functools
 import inspect
 import logging
@@ -12,22 +12,21 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from services.common.context import REQUEST_ID_KEY, request_id  # noqa: F401 - re-exported
 from services.common.errors import TuneForgeError
+from services.common.grpc_telemetry import TelemetryInterceptor
+from services.common.logs import configure_logging
+from services.common.metrics import ServiceMetrics, serve_metrics
+from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-REQUEST_ID_KEY = "x-request-id"
-
-
-def _bind_request_id(context: grpc.aio.ServicerContext) -> None:
-    for key, value in context.invocation_metadata() or ():
-        if key == REQUEST_ID_KEY:
-            request_id.set(value)
-
 
 def rpc(method):
-    """Wrap a servicer method: bind the request id, turn TuneForgeError into a gRPC status."""
+    """Wrap a servicer method: turn TuneForgeError (and any other failure) into a gRPC status.
+
+    The request id and project are bound by the server's interceptor (grpc_telemetry).
+    """
 
     async def fail(context, e: Exception):
         if isinstance(e, TuneForgeError):
@@ -39,7 +38,6 @@ def rpc(method):
     if inspect.isasyncgenfunction(method):
         @functools.wraps(method)
         async def stream_wrapper(self, request, context):
-            _bind_request_id(context)
             stream = method(self, request, context)
             try:
                 async for item in stream:
@@ -55,7 +53,6 @@ def rpc(method):
 
     @functools.wraps(method)
     async def unary_wrapper(self, request, context):
-        _bind_request_id(context)
         try:
             return await method(self, request, context)
         except (asyncio.CancelledError, grpc.aio.AbortError):
@@ -65,39 +62,31 @@ def rpc(method):
     return unary_wrapper
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.request_id = request_id.get()
-        return True
-
-
-def configure_logging(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(_RequestIdFilter())
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s %(levelname)s {service} [%(request_id)s] %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-
-
 Setup = Callable[[AsyncExitStack, grpc.aio.Server], Awaitable[None]]
 
 
 @asynccontextmanager
-async def running_server(name: str, address: str, setup: Setup,
-                         grace_s: float = 5.0) -> AsyncIterator[int]:
+async def running_server(name: str, address: str, setup: Setup, grace_s: float = 5.0,
+                         metrics: ServiceMetrics | None = None,
+                         metrics_port: int = 0) -> AsyncIterator[int]:
     """Start a service's server on `address` and yield the bound port; stop it gracefully on exit.
 
     `setup` opens the service's clients on the exit stack and registers its servicer; they are
-    closed in reverse order after the server has stopped taking calls. Tests use this directly
-    with port 0.
+    closed in reverse order after the server has stopped taking calls. Every call is counted
+    and timed in `metrics` (a fresh set when None), served on `metrics_port` of the same host
+    unless it is 0. Tests use this directly with port 0.
     """
-    server = grpc.aio.server(options=[
+    metrics = metrics or ServiceMetrics(name)
+    server = grpc.aio.server(interceptors=[TelemetryInterceptor(metrics)], options=[
         ("grpc.max_receive_message_length", 64 * 1024 * 1024),
         ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ])
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     async with AsyncExitStack() as stack:
+        if metrics_port:
+            # Before setup, so a slow start (base models uploading) can be watched.
+            serve_metrics(stack, metrics.registry, _host(address), metrics_port)
         await setup(stack, server)
         port = server.add_insecure_port(address)
         await server.start()
@@ -113,17 +102,25 @@ async def running_server(name: str, address: str, setup: Setup,
     log.info("%s stopped", name)
 
 
-async def serve(name: str, address: str, setup: Setup) -> None:
+def _host(address: str) -> str:
+    """The host part of a gRPC listen address ('0.0.0.0:50061', '[::]:50061')."""
+    host = address.rsplit(":", 1)[0] if ":" in address else address
+    return host.strip("[]") or "0.0.0.0"
+
+
+async def serve(name: str, address: str, setup: Setup, metrics: ServiceMetrics | None = None,
+                metrics_port: int = 0) -> None:
     """Run the service until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_server(name, address, setup):
+    async with running_server(name, address, setup, metrics=metrics, metrics_port=metrics_port):
         await stop.wait()
 
 
-def run(name: str, address: str, setup: Setup, log_level: str = "INFO") -> None:
-    """Process entry point for a service."""
-    configure_logging(name, log_level)
-    asyncio.run(serve(name, address, setup))
+def run(name: str, address: str, setup: Setup, settings: CommonSettings,
+        metrics: ServiceMetrics | None = None, metrics_port: int = 0) -> None:
+    """Process entry point for a service: logs as `settings` say, metrics on `metrics_port`."""
+    configure_logging(name, settings.log_level, settings.log_format)
+    asyncio.run(serve(name, address, setup, metrics, metrics_port))

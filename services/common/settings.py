@@ -56,6 +56,12 @@ class CommonSettings(BaseSettings):
     s3_secure: bool = _common("TUNEFORGE_S3_SECURE", default=False, description="Use TLS.")
     s3_region: str | None = _common("TUNEFORGE_S3_REGION", default=None, description="Region.")
     log_level: str = _common("TUNEFORGE_LOG_LEVEL", default="INFO", description="Log level.")
+    log_format: Literal["json", "text"] = _common(
+        "TUNEFORGE_LOG_FORMAT", default="json",
+        description="Log lines on stderr: json (one object per line with time, level, service, "
+        "logger, message, request_id, project, exc_info) for log collectors, or text to read "
+        "by eye.",
+    )
     dataset_addr: str = _common(
         "TUNEFORGE_DATASET_ADDR", default="127.0.0.1:50061", description="Dataset service gRPC."
     )
@@ -77,3 +83,10 @@ class CommonSettings(BaseSettings):
     def sqlite_url(self, name: str) -> str:
         """Default database URL of a service: a SQLite file under data_dir."""
         return f"sqlite:///{(self.data_dir / f'{name}.db').resolve()}"
+
+
+def metrics_port_field(default: int):
+    """A service's `metrics_port` setting (each service has its own default port)."""
+    return Field(default=default, ge=0, le=65535,
+                 description="HTTP port that serves Prometheus metrics at /metrics, on the "
+                 "listen address's host; 0 turns it off.")

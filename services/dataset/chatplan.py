@@ -38,23 +38,21 @@ class ChatPlan:
         return "".join(self.prefix[m["role"]] + m["content"] + self.suffix[m["role"]]
                        for m in messages)
 
-    def segments(self, messages: Sequence[ChatMessage]) -> tuple[list[str], int]:
+    def segments(self, messages: Sequence[ChatMessage]) -> list[str]:
         """The rendered text cut where training starts and stops, as `tokenize_for_training`
-        cuts it; odd pieces carry loss. Returns the pieces and the number of characters."""
-        pieces, start, offset = [], 0, 0
-        text_parts = []
+        cuts it: even pieces are context, odd ones carry loss."""
+        pieces, context = [], []
         for m in messages:
-            role, content = m["role"], m["content"]
-            part = self.prefix[role] + content + self.suffix[role]
-            text_parts.append(part)
-            if role == "assistant" and m.get("weight", 1) != 0:
-                begin = offset + len(self.prefix[role])
-                # The separator after the end token (ChatML's newline) is not the reply.
-                end = max(begin, offset + len(part.rstrip()))
-                pieces.append((start, begin))
-                pieces.append((begin, end))
-                start = end
-            offset += len(part)
-        text = "".join(text_parts)
-        pieces.append((start, len(text)))
-        return [text[a:b] for a, b in pieces], len(text)
+            role = m["role"]
+            if role != "assistant" or m.get("weight", 1) == 0:
+                context += (self.prefix[role], m["content"], self.suffix[role])
+                continue
+            context.append(self.prefix[role])
+            pieces.append("".join(context))
+            reply = m["content"] + self.suffix[role]
+            # The separator after the end token (ChatML's newline) is not the reply.
+            trained = reply.rstrip()
+            pieces.append(trained)
+            context = [reply[len(trained):]]
+        pieces.append("".join(context))
+        return pieces

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
+
 UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _READ = 1024 * 1024
@@ -172,4 +174,4 @@ def _skip_rest_of_line(f: BinaryIO) -> int:
 
 def canonical_line(record_id: str, messages: list[dict]) -> bytes:
     """One line of the canonical JSONL the training service reads."""
-    return json.dumps({"id": record_id, "messages": messages}, ensure_ascii=False).encode() + b"\n"
+    return orjson.dumps({"id": record_id, "messages": messages}) + b"\n"

@@ -12,6 +12,7 @@ from services.common.artifacts import open_store
 from services.common.events import EventBus
 from services.common.grpc_client import open_channel
 from services.common.grpc_server import run
+from services.common.metrics import DatasetMetrics, ServiceMetrics
 from services.dataset.analysis import Analysis
 from services.dataset.jobs import TrainingJobLookup
 from services.dataset.models import TokenizerSource
@@ -24,12 +25,17 @@ from tuneforge.v1 import dataset_pb2_grpc
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 
-def make_setup(settings: DatasetSettings):
+def make_setup(settings: DatasetSettings, metrics: ServiceMetrics | None = None):
+    """The server's setup; its service metrics go to `metrics` (served by running_server)."""
+    metrics = metrics or ServiceMetrics("dataset")
+
     async def setup(stack: AsyncExitStack, server: grpc.aio.Server) -> None:
         sessions = await db.open_database(
             stack, settings.database_url or settings.sqlite_url("dataset"), MIGRATIONS,
             "alembic_version_dataset")
         events = await EventBus.open(stack, settings)
+        events.observe(metrics.on_event)
+        events.observe(DatasetMetrics(metrics.registry).on_event)
         artifacts = open_store(settings)
         jobs = TrainingJobLookup(open_channel(stack, settings.training_addr))
         service = DatasetService(FileStore(sessions), artifacts, events, settings, jobs)
@@ -48,5 +54,6 @@ def make_setup(settings: DatasetSettings):
 
 def main() -> None:
     settings = DatasetSettings()
-    run("dataset", settings.listen_addr or settings.dataset_addr, make_setup(settings),
-        settings.log_level)
+    metrics = ServiceMetrics("dataset")
+    run("dataset", settings.listen_addr or settings.dataset_addr, make_setup(settings, metrics),
+        settings, metrics, settings.metrics_port)

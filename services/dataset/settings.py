@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, metrics_port_field
 from services.dataset.formats import Limits
 
 
@@ -17,6 +17,7 @@ class DatasetSettings(CommonSettings):
     listen_addr: str | None = Field(
         default=None, description="Address the gRPC server binds; defaults to dataset_addr."
     )
+    metrics_port: int = metrics_port_field(9161)
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; defaults to SQLite <data_dir>/dataset.db."
     )

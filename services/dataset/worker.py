@@ -4,10 +4,10 @@ service process. Every function takes and returns plain values (paths, dicts).""
 import json
 import logging
 from collections.abc import Iterator
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from services.dataset.split import record_key
 from services.dataset.tokenize import ExampleTokenizer
@@ -16,6 +16,7 @@ from services.dataset.tokenized import ARRAYS, FORMAT, ArrayWriter
 log = logging.getLogger(__name__)
 
 BATCH = 2048
+_READ = 4 << 20
 CHECKED_PER_FILE = 32  # first examples of every file checked against the slow definition
 MAX_LISTED_TRUNCATED = 20
 
@@ -34,15 +35,27 @@ def example_tokenizer(tokenizer_dir: str) -> ExampleTokenizer:
 def read_canonical(path: Path, limit: int | None = None, start: int = 0,
                    stop: int | None = None) -> Iterator[tuple[str, list[dict]]]:
     """(id, messages) of each canonical record in bytes [start, stop), in order."""
+    n = 0
+    for line in _lines(path, start, stop):
+        if limit is not None and n >= limit:
+            return
+        record = orjson.loads(line)
+        n += 1
+        yield record["id"], record["messages"]
+
+
+def _lines(path: Path, start: int, stop: int | None) -> Iterator[bytes]:
+    """The lines that start in bytes [start, stop), read a block at a time."""
     with open(path, "rb") as f:
         f.seek(start)
-        n = 0
-        while (stop is None or f.tell() < stop) and (line := f.readline()):
-            if limit is not None and n >= limit:
-                return
-            record = json.loads(line)
-            n += 1
-            yield record["id"], record["messages"]
+        left = (path.stat().st_size if stop is None else stop) - start
+        rest = b""
+        while left > 0 and (block := f.read(min(_READ, left))):
+            left -= len(block)
+            *lines, rest = (rest + block).split(b"\n")
+            yield from lines
+        if rest:  # a line that starts before `stop` and ends after it, or has no newline
+            yield rest + f.readline().rstrip(b"\n")
 
 
 def split_ranges(path: Path, parts: int) -> list[tuple[int, int]]:
@@ -86,24 +99,25 @@ def build_tokenized(canonical: str, tokenizer_dir: str, max_length: int, out_dir
             log.warning("fast tokenization differs from the definition on %s; going slow",
                         canonical)
             tokenizer.fast = False
-        examples = tokenizer.batch(conversations, max_length)
-        lengths = [len(e.input_ids) for e in examples]
-        writers["input_ids"].append(list(chain.from_iterable(e.input_ids for e in examples)))
-        writers["trained"].append(list(chain.from_iterable(e.trained for e in examples)))
-        writers["offsets"].append([totals["num_tokens"] + s for s in _cumsum(lengths)])
-        writers["full_lengths"].append([e.full_length for e in examples])
-        trained_counts = [sum(e.trained) for e in examples]
+        examples = tokenizer.arrays(conversations, max_length)
+        trained_counts = examples.trained_counts
+        writers["input_ids"].append(examples.input_ids)
+        writers["trained"].append(examples.trained)
+        writers["offsets"].append(examples.offsets[1:] + totals["num_tokens"])
+        writers["full_lengths"].append(examples.full_lengths)
         writers["trained_counts"].append(trained_counts)
         writers["record_keys"].append([record_key(rid) for rid, _ in batch])
-        for i, ((rid, _), e) in enumerate(zip(batch, examples)):
-            if e.full_length > max_length and len(truncated) < MAX_LISTED_TRUNCATED:
-                truncated.append({"example": totals["num_examples"] + i, "id": rid,
-                                  "tokens": e.full_length, "trained_tokens": trained_counts[i]})
+        for i in np.flatnonzero(examples.full_lengths > max_length):
+            if len(truncated) >= MAX_LISTED_TRUNCATED:
+                break
+            truncated.append({"example": totals["num_examples"] + int(i), "id": batch[i][0],
+                              "tokens": int(examples.full_lengths[i]),
+                              "trained_tokens": int(trained_counts[i])})
         totals["num_examples"] += len(batch)
-        totals["num_tokens"] += sum(lengths)
+        totals["num_tokens"] += int(examples.offsets[-1])
         totals["num_turns"] += sum(len(m) for m in conversations)
         totals["num_characters"] += sum(len(t["content"]) for m in conversations for t in m)
-        totals["num_trained_tokens"] += sum(trained_counts)
+        totals["num_trained_tokens"] += int(trained_counts.sum())
     for writer in writers.values():
         writer.finish()
     meta = {"format": FORMAT, **meta, "max_length": max_length, **totals,
@@ -120,11 +134,9 @@ def merge_parts(parts: list[str], out_dir: str) -> dict:
         writer = ArrayWriter(out / f"{name}.npy", dtype)
         tokens = 0
         for part, meta in zip(parts, metas):
-            values = np.load(Path(part) / f"{name}.npy", mmap_mode="r")
-            if name == "offsets":
-                values = values[1:] + tokens if tokens or writer.count else values
-            for i in range(0, len(values), 1 << 22):  # bounded memory per append
-                writer.append(values[i:i + (1 << 22)])
+            skip = 1 if name == "offsets" and writer.count else 0  # each part starts at 0
+            for values in _npy_blocks(Path(part) / f"{name}.npy", skip):
+                writer.append(values + tokens if name == "offsets" else values)
             tokens += meta["num_tokens"]
         writer.finish()
     merged = dict(metas[0])
@@ -141,12 +153,16 @@ def merge_parts(parts: list[str], out_dir: str) -> dict:
     return merged
 
 
-def _cumsum(values: list[int]) -> list[int]:
-    total, out = 0, []
-    for v in values:
-        total += v
-        out.append(total)
-    return out
+def _npy_blocks(path: Path, skip: int = 0, block: int = 1 << 22) -> Iterator[np.ndarray]:
+    """The values of a 1-D .npy file after the first `skip`, `block` at a time: read, not
+    memory-mapped, since mapped pages count towards the process's resident memory."""
+    with open(path, "rb") as f:
+        np.lib.format.read_magic(f)
+        (count,), _, dtype = np.lib.format.read_array_header_1_0(f)
+        f.seek(skip * dtype.itemsize, 1)
+        for _ in range(skip, count, block):
+            yield np.fromfile(f, dtype, min(block, count - skip))
+            skip += block
 
 
 def preview(canonical: str, tokenizer_dir: str, max_length: int, n: int) -> list[dict]:

@@ -10,13 +10,15 @@ import torch
 
 from services.common import db
 from services.common.artifacts import open_store
-from services.common.events import AliasMoved, EventBus, subject_for
+from services.common.events import AliasMoved, EventBus, subject_filter
 from services.common.grpc_client import open_channel
 from services.common.grpc_server import run
+from services.common.metrics import InferenceMetrics, ServiceMetrics
 from services.inference.engines import EngineSpec, create_engine
 from services.inference.engines.vllm_engine import vllm_available
 from services.inference.heartbeat import Heartbeat
 from services.inference.loading import EngineBuilder, EngineDefaults, EngineFactory
+from services.inference.metrics import MeteredServing
 from services.inference.model_cache import ModelCache
 from services.inference.registry_client import RegistryModels
 from services.inference.service import DeploymentService
@@ -29,8 +31,12 @@ from tuneforge.v1 import inference_pb2_grpc
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 
-def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None = None):
-    """The server's setup; `engine_factory` replaces the configured engines (tests pass fakes)."""
+def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None = None,
+               metrics: ServiceMetrics | None = None):
+    """The server's setup; `engine_factory` replaces the configured engines (tests pass fakes),
+    its service metrics go to `metrics` (served by running_server)."""
+    metrics = metrics or ServiceMetrics("inference")
+
     def configured_engine(spec: EngineSpec):
         return create_engine(spec, vllm_command=settings.vllm_command)
 
@@ -41,6 +47,7 @@ def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None
             stack, settings.database_url or settings.sqlite_url("inference"), MIGRATIONS,
             "alembic_version_inference")
         events = await EventBus.open(stack, settings)
+        events.observe(metrics.on_event)
         # Core NATS, beside the event bus: heartbeats out, alias moves in.
         nc = await nats.connect(settings.nats_url, name="tuneforge-inference",
                                 max_reconnect_attempts=-1)
@@ -64,7 +71,7 @@ def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None
             moved = AliasMoved.model_validate_json(msg.data)
             deployments.follow_alias(moved.name, moved.alias, moved.model)
 
-        await nc.subscribe(subject_for(settings.events_subject_prefix, AliasMoved),
+        await nc.subscribe(subject_filter(settings.events_subject_prefix, AliasMoved),
                            cb=alias_moved)
         heartbeat = Heartbeat(nc, settings.events_subject_prefix,
                               settings.replica_id or f"inference-{secrets.token_hex(4)}",
@@ -73,8 +80,9 @@ def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None
         # Registered last, so it runs first on the way out: the gateway stops routing here
         # before the engines go.
         stack.push_async_callback(heartbeat.stop)
-        serving = CompletionServing(deployments.target, settings.default_max_tokens,
-                                    settings.max_n)
+        serving = MeteredServing(
+            CompletionServing(deployments.target, settings.default_max_tokens, settings.max_n),
+            InferenceMetrics(metrics.registry))
         inference_pb2_grpc.add_InferenceServiceServicer_to_server(
             InferenceServicer(deployments, serving), server)
 
@@ -83,5 +91,6 @@ def make_setup(settings: InferenceSettings, engine_factory: EngineFactory | None
 
 def main() -> None:
     settings = InferenceSettings()
-    run("inference", settings.listen_addr or settings.inference_addr, make_setup(settings),
-        settings.log_level)
+    metrics = ServiceMetrics("inference")
+    run("inference", settings.listen_addr or settings.inference_addr,
+        make_setup(settings, metrics=metrics), settings, metrics, settings.metrics_port)

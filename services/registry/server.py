@@ -11,6 +11,7 @@ from services.common.artifacts import open_store
 from services.common.events import EventBus
 from services.common.grpc_client import open_channel
 from services.common.grpc_server import run
+from services.common.metrics import ServiceMetrics
 from services.registry.deployments import InferenceDeployments
 from services.registry.service import RegistryService
 from services.registry.servicer import RegistryServicer
@@ -22,12 +23,16 @@ from tuneforge.v1 import registry_pb2_grpc
 MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
 
 
-def make_setup(settings: RegistrySettings):
+def make_setup(settings: RegistrySettings, metrics: ServiceMetrics | None = None):
+    """The server's setup; its service metrics go to `metrics` (served by running_server)."""
+    metrics = metrics or ServiceMetrics("registry")
+
     async def setup(stack: AsyncExitStack, server: grpc.aio.Server) -> None:
         sessions = await db.open_database(
             stack, settings.database_url or settings.sqlite_url("registry"), MIGRATIONS,
             "alembic_version_registry")
         events = await EventBus.open(stack, settings)
+        events.observe(metrics.on_event)
         # Only DeleteModel uses it; the channel connects lazily, so the registry starts first.
         inference = open_channel(stack, settings.inference_addr)
         artifacts = await asyncio.to_thread(open_store, settings)
@@ -43,5 +48,6 @@ def make_setup(settings: RegistrySettings):
 
 def main() -> None:
     settings = RegistrySettings()
-    run("registry", settings.listen_addr or settings.registry_addr, make_setup(settings),
-        settings.log_level)
+    metrics = ServiceMetrics("registry")
+    run("registry", settings.listen_addr or settings.registry_addr, make_setup(settings, metrics),
+        settings, metrics, settings.metrics_port)

@@ -9,6 +9,12 @@ class Accelerator:
     cuda_devices: int
     bf16: bool
     cpu_count: int
+    gpu_memory_bytes: int = 0  # of one GPU
+    host_memory_bytes: int = 0
+
+    def device_memory(self, num_ranks: int) -> int:
+        """Memory one rank can use: its GPU's, or an equal share of the host's RAM."""
+        return self.gpu_memory_bytes or self.host_memory_bytes // max(num_ranks, 1)
 
     @property
     def max_ranks(self) -> int:
@@ -32,5 +38,8 @@ def detect() -> Accelerator:
 
     cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
     bf16 = bool(cuda) and torch.cuda.is_bf16_supported()
+    gpu_memory = torch.cuda.get_device_properties(0).total_memory if cuda else 0
     return Accelerator(cuda_devices=cuda, bf16=bf16,
-                       cpu_count=len(os.sched_getaffinity(0)) or os.cpu_count() or 1)
+                       cpu_count=len(os.sched_getaffinity(0)) or os.cpu_count() or 1,
+                       gpu_memory_bytes=gpu_memory,
+                       host_memory_bytes=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))

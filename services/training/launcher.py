@@ -109,6 +109,11 @@ class RankProcess:
         with contextlib.suppress(ProcessLookupError):
             await asyncio.wait_for(self.proc.wait(), grace_s)
 
+    async def ensure_stopped(self, grace_s: float) -> None:
+        """Terminate what is left of the group, if anything."""
+        if group_alive(self.pgid):
+            await self.terminate(grace_s)
+
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pgid, sig)

@@ -2,8 +2,8 @@
 
 import logging
 
-from services.common.events import (EventBus, JobCancelled, JobEvent, JobFailed, JobQueued,
-                                    JobRunning, JobSucceeded)
+from services.common.events import (EventBus, JobCancelled, JobEvent, JobFailed, JobPaused,
+                                    JobQueued, JobRunning, JobSucceeded)
 from services.common.ids import now
 from services.training.store import JobEventRecord, JobRecord, JobStore
 
@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 FINISHED = ("succeeded", "failed", "cancelled")
 _EVENTS: dict[str, type[JobEvent]] = {
     "queued": JobQueued, "running": JobRunning, "succeeded": JobSucceeded,
-    "failed": JobFailed, "cancelled": JobCancelled,
+    "failed": JobFailed, "cancelled": JobCancelled, "paused": JobPaused,
 }
 
 

@@ -76,7 +76,8 @@ def _combined_problems(hp: dict, requested: dict, bad: set[str], context_length:
                        max_ranks: int) -> list[Problem]:
     """Rules between values, checked only where the values themselves are valid."""
     problems = []
-    if not bad & {"num_gpus"} and hp["num_gpus"] > max_ranks:
+    one_node = bad & {"num_nodes"} or hp["num_nodes"] == 1  # else: the cluster's hosts decide
+    if not bad & {"num_gpus"} and one_node and hp["num_gpus"] > max_ranks:
         problems.append(("hyperparameters.num_gpus",
                          f"must be at most {max_ranks}, the ranks this host can run "
                          f"(got {hp['num_gpus']})"))
@@ -98,10 +99,6 @@ def _combined_problems(hp: dict, requested: dict, bad: set[str], context_length:
             hp["zero_stage"] == 0:
         problems.append(("hyperparameters.offload_optimizer",
                          "needs zero_stage 1, 2 or 3, which partition the optimizer states"))
-    if not bad & {"num_nodes"} and hp["num_nodes"] > 1:
-        problems.append(("hyperparameters.num_nodes",
-                         f"must be 1: this service launches ranks on its own host only "
-                         f"(got {hp['num_nodes']})"))
     if not bad & {"model_max_length"} and context_length and \
             hp["model_max_length"] > context_length:
         problems.append(("hyperparameters.model_max_length",

@@ -238,3 +238,9 @@ def _nats_conf() -> dict:
         elif m := re.fullmatch(r"(\w+)\s*:\s*(\S+)", line):
             block[m.group(1)] = int(m.group(2)) if m.group(2).isdigit() else m.group(2)
     return conf
+
+
+@pytest.mark.parametrize("process", SERVICES)
+def test_service_exposes_its_metrics_port_to_the_network_only(spec, process):
+    port = settings_of(spec, process).metrics_port
+    assert port and spec["services"][process]["expose"] == [str(port)]

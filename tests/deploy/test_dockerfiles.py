@@ -79,7 +79,7 @@ def test_gpu_image_is_cuda_based_with_deepspeed_and_pinned_vllm():
     assert any(d.startswith("deepspeed") for d in PYPROJECT["project"]["dependencies"])
     assert any(d.startswith("vllm") for d in PYPROJECT["project"]["optional-dependencies"]["gpu"])
     installs = " ".join(rest for kw, rest in df.instructions if kw == "RUN")
-    assert '"vllm==${VLLM_VERSION}"' in installs and '"./[gpu]"' in installs
+    assert '"vllm==${VLLM_VERSION}"' in installs and '"./[gpu,k8s]"' in installs
     assert re.fullmatch(r"\d+\.\d+\.\d+", df.arg_default("VLLM_VERSION"))
 
 

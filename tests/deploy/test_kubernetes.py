@@ -122,6 +122,18 @@ def test_gateway_listens_on_its_port_and_probes_health_and_readiness(objects):
 
 
 @pytest.mark.parametrize("process", PROCESSES)
+def test_scrape_annotations_name_the_port_that_serves_metrics(objects, process):
+    s = settings_of(objects, process)
+    port = s.port if process == "gateway" else s.metrics_port
+    assert port, f"{process} serves no metrics"
+    if process != "gateway":
+        assert named_port(objects, process, "metrics") == port
+    pod = find(objects, "Deployment", process)["spec"]["template"]["metadata"]
+    assert pod["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port),
+                                  "prometheus.io/path": "/metrics"}
+
+
+@pytest.mark.parametrize("process", PROCESSES)
 def test_addresses_name_a_service_that_routes_to_the_listen_port(objects, process):
     for target, address in dial_addresses(settings_of(objects, process)).items():
         host, port = host_port(address)
@@ -203,3 +215,25 @@ def test_secrets_come_from_one_secret_whose_keys_the_operations_doc_creates(obje
     assert set(keys) == set(SECRET_VALUES)
     for key in keys:
         assert f"--from-literal={key}=" in doc, f"docs/operations.md does not create {key}"
+
+
+def test_training_agents_scale_out_on_gpus_with_the_training_service_settings(objects):
+    agent = find(objects, "Deployment", "training-agent")
+    (c,) = containers(agent)
+    assert c["command"] == ["python", "-m", "services.training.agent"]
+    assert c["image"].startswith("tuneforge-gpu")
+    assert int(c["resources"]["limits"]["nvidia.com/gpu"]) >= 1
+    env = env_of(objects, "training-agent")
+    service = env_of(objects, "training")
+    from services.training.settings import TrainingSettings
+
+    settings = TrainingSettings(_env_file=None, **{k.removeprefix("TUNEFORGE_TRAINING_").lower(): v
+                                                   for k, v in env.items()
+                                                   if k.startswith("TUNEFORGE_TRAINING_")})
+    assert settings.agent_id == DOWNWARD["metadata.name"]  # one id per pod
+    for key in ("TUNEFORGE_TRAINING_DATABASE_URL", "TUNEFORGE_NATS_URL",
+                "TUNEFORGE_EVENTS_SUBJECT_PREFIX", "TUNEFORGE_S3_ENDPOINT"):
+        assert env.get(key) == service.get(key), key  # the same queue, store and database
+    port = c["livenessProbe"]["httpGet"]["port"]
+    assert {"name": "metrics", "containerPort": settings.metrics_port} in c["ports"]
+    assert port == "metrics"

@@ -12,6 +12,7 @@ import httpx
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
+from services.common import context as ctx
 from services.common.errors import TuneForgeError, not_found
 from services.common.grpc_server import rpc, running_server
 from tuneforge.v1 import dataset_pb2 as dpb
@@ -38,9 +39,11 @@ def _get(table: dict, key: str, what: str):
 class FakeDataset(dataset_pb2_grpc.DatasetServiceServicer):
     def __init__(self):
         self.files: dict[str, dpb.File] = {}
+        self.uploaded_in: list[tuple[str, str]] = []  # (project, request id) of each upload
 
     @rpc
     async def UploadFile(self, request_iterator, context):
+        self.uploaded_in.append((ctx.project.get(), ctx.request_id.get()))
         header, size = None, 0
         async for r in request_iterator:
             header = header or r.header
@@ -124,6 +127,45 @@ class FakeTraining(training_pb2_grpc.TrainingServiceServicer):
         job = _get(self.jobs, request.id, "fine-tuning job")
         job.status = "cancelled"
         return job
+
+    @rpc
+    async def PauseJob(self, request, context):
+        job = _get(self.jobs, request.id, "fine-tuning job")
+        job.status = "paused"
+        return job
+
+    @rpc
+    async def ResumeJob(self, request, context):
+        job = _get(self.jobs, request.id, "fine-tuning job")
+        job.status = "queued"
+        return job
+
+    @rpc
+    async def ListJobCheckpoints(self, request, context):
+        _get(self.jobs, request.job_id, "fine-tuning job")
+        return tpb.ListJobCheckpointsResponse(data=[tpb.Checkpoint(
+            id="ftckpt-1", job_id=request.job_id, step_number=4, created_at=1,
+            fine_tuned_model_checkpoint="ft:x:ckpt-step-4", metrics={"train_loss": 1.5})])
+
+    @rpc
+    async def WatchJobEvents(self, request, context):
+        _get(self.jobs, request.job_id, "fine-tuning job")
+        yield tpb.JobEvent(id="ftevent-1", created_at=1, level="info", message="Created",
+                           type="message")
+
+    @rpc
+    async def GetJobLogs(self, request, context):
+        _get(self.jobs, request.job_id, "fine-tuning job")
+        return tpb.JobLogs(job_id=request.job_id, text="rank 0: step 1", truncated=False)
+
+    @rpc
+    async def ListAgents(self, request, context):
+        return tpb.ListAgentsResponse(data=[tpb.Agent(id="host-a", gpus=8, max_ranks=8)])
+
+    @rpc
+    async def EstimateJob(self, request, context):
+        return tpb.MemoryEstimate(fits=True, per_device_gib=0.1, device_gib=12,
+                                  breakdown_gib={"parameters": 0.05})
 
 
 class FakeRegistry(registry_pb2_grpc.RegistryServiceServicer):

@@ -127,7 +127,7 @@ async def services(root: Path, nats_url: str, prefix: str, database_url: str,
         async def record(msg):
             result.events.append(decode(msg.subject, msg.data))
 
-        await nc.subscribe(f"{prefix}.v1.inference.>", cb=record)
+        await nc.subscribe(f"{prefix}.v1.*.inference.>", cb=record)
         await result.start_inference()
         stack.push_async_callback(result.stop_inference)
         yield result

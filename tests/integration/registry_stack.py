@@ -90,7 +90,7 @@ async def registry(settings: RegistrySettings,
         async def collect(msg) -> None:
             result.events.append(decode(msg.subject, msg.data))
 
-        await nc.subscribe(f"{settings.events_subject_prefix}.v1.registry.>", cb=collect)
+        await nc.subscribe(f"{settings.events_subject_prefix}.v1.*.registry.>", cb=collect)
         port = await stack.enter_async_context(
             running_server("registry", "127.0.0.1:0", make_setup(settings)))
         result.address = f"127.0.0.1:{port}"

@@ -91,7 +91,7 @@ async def events(nats_url, event_prefix, suffix: str, n: int) -> list:
     nc = await nats.connect(nats_url)
     try:
         sub = await nc.jetstream().pull_subscribe(
-            f"{event_prefix}.v1.dataset.file.{suffix}", stream=f"S{event_prefix}")
+            f"{event_prefix}.v1.*.dataset.file.{suffix}", stream=f"S{event_prefix}")
         return [decode(m.subject, m.data) for m in await asyncio.wait_for(sub.fetch(n), 5)]
     finally:
         await nc.drain()

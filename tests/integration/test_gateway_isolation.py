@@ -59,7 +59,15 @@ VERBS = [
     ("POST", "/v1/fine_tuning/jobs", {"model": BASE, "training_file": "{file}"}),
     ("POST", "/v1/fine_tuning/jobs", {"model": "{model}", "training_file": "{own_file}"}),
     ("GET", "/v1/fine_tuning/jobs/{job}", None),
+    ("POST", "/v1/fine_tuning/jobs", {"model": BASE, "training_file": "{own_file}",
+                                      "validation_file": "{file}"}),
+    ("POST", "/v1/fine_tuning/jobs/estimate", {"model": BASE, "training_file": "{file}"}),
     ("GET", "/v1/fine_tuning/jobs/{job}/events", None),
+    ("GET", "/v1/fine_tuning/jobs/{job}/events?stream=true", None),
+    ("GET", "/v1/fine_tuning/jobs/{job}/checkpoints", None),
+    ("GET", "/v1/fine_tuning/jobs/{job}/logs", None),
+    ("POST", "/v1/fine_tuning/jobs/{job}/pause", None),
+    ("POST", "/v1/fine_tuning/jobs/{job}/resume", None),
     ("POST", "/v1/fine_tuning/jobs/{job}/cancel", None),
     ("GET", "/v1/models/{model}", None),
     ("GET", "/v1/models/{merged}", None),
@@ -148,3 +156,13 @@ async def test_project_key_cannot_delete_a_shared_base_model(world):
 
     assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
     assert BASE in world.fakes.registry.models
+
+
+async def test_services_see_the_callers_project_and_request_id(world):
+    r = await world.client.post("/v1/files", headers={**world.b, "X-Request-Id": "req-b-1"},
+                                data={"purpose": "fine-tune"},
+                                files={"file": ("b.jsonl", b"{}\n")})
+
+    assert r.status_code == 200 and r.headers["x-request-id"] == "req-b-1"
+    assert world.fakes.dataset.uploaded_in[0][0] == "team-a"  # the fixture's upload
+    assert world.fakes.dataset.uploaded_in[-1] == ("team-b", "req-b-1")

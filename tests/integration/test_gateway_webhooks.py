@@ -5,6 +5,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import time
 
 from services.common.events import DatasetValidated, EventBus
@@ -63,10 +64,13 @@ async def project_key(c, project: str) -> dict:
     return {"Authorization": f"Bearer {key['key']}"}
 
 
-async def publish_validated(nats_url: str, prefix: str, file_id: str) -> None:
+async def publish_validated(nats_url: str, prefix: str, file_id: str,
+                            project: str = "default") -> None:
+    """As the dataset service publishes it; `project` is the one of the request that raised it
+    (the default project's events are attributed by the gateway's ownership records)."""
     bus = await EventBus(nats_url, f"S{prefix}", prefix).connect()
     await bus.publish(DatasetValidated(file_id=file_id, filename="a.jsonl", sha256="0" * 64,
-                                       num_examples=3, num_warnings=0))
+                                       num_examples=3, num_warnings=0, project=project))
     await bus.close()
 
 
@@ -98,6 +102,24 @@ async def test_event_of_a_project_reaches_its_webhook_signed(nats_url, event_pre
     assert verify(secret, headers, body)
     assert not verify(secret, headers, body.replace(b"a.jsonl", b"b.jsonl"))
     assert b'"type": "dataset.file.validated"' in body and file_id.encode() in body
+
+
+async def test_event_raised_in_a_projects_request_reaches_that_projects_webhook(
+        nats_url, event_prefix, database_url):
+    async with Receiver([200]) as rx, Receiver([200]) as other, gateway(
+            nats_url, event_prefix, database_url, **settings(event_prefix)) as (c, _):
+        a = await project_key(c, "team-a")
+        await c.post("/v1/webhooks", headers=a, json={"url": rx.url, "event_types": ["*"]})
+        b = await project_key(c, "team-b")
+        await c.post("/v1/webhooks", headers=b, json={"url": other.url, "event_types": ["*"]})
+        # A file the gateway has no record of yet: the subject's project decides.
+        await publish_validated(nats_url, event_prefix, "file-unrecorded", project="team-a")
+        status, headers, body = await asyncio.wait_for(rx.received.get(), 10)
+        await asyncio.sleep(0.3)
+        assert other.received.empty()
+
+    event = json.loads(body)
+    assert (event["type"], event["data"]["project"]) == ("dataset.file.validated", "team-a")
 
 
 async def test_failed_delivery_is_retried_and_its_outcome_logged(nats_url, event_prefix,

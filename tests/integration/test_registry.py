@@ -67,9 +67,12 @@ async def test_registration_publishes_model_registered(registry, nats_url, event
     nc = await nats.connect(nats_url)
     try:
         sub = await nc.jetstream().pull_subscribe(
-            f"{event_prefix}.v1.registry.model.registered", stream=f"S{event_prefix}")
+            f"{event_prefix}.v1.*.registry.model.registered", stream=f"S{event_prefix}")
         msgs = await asyncio.wait_for(sub.fetch(1), 5)  # tiny-qwen2's, from the bootstrap
-        assert decode(msgs[0].subject, msgs[0].data).model == "tiny-qwen2"
+        event = decode(msgs[0].subject, msgs[0].data)
+        # Registered at start, in no project's request: the default project's.
+        assert msgs[0].subject == f"{event_prefix}.v1.default.registry.model.registered"
+        assert (event.model, event.project) == ("tiny-qwen2", "default")
     finally:
         await nc.drain()
 

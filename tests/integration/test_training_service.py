@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -176,7 +177,7 @@ async def test_job_left_running_by_a_previous_process_is_queued_again_at_start(
     await JobStore(db.sessionmaker(engine)).add(JobRecord(
         id="ftjob-left", created_at=1, model="tiny-qwen2", training_file="file-x",
         status="running", hyperparameters={}, seed=1, base_artifact_prefix="models/gone",
-        training_file_key="datasets/gone.jsonl"))
+        training_file_key="datasets/gone.jsonl", agent=socket.gethostname(), heartbeat_at=1))
     await engine.dispose()
     # Ranks the killed service left behind, in their own session as the launcher starts them.
     ws = Workspace(tmp_path / "training" / "ftjob-left")
@@ -192,6 +193,7 @@ async def test_job_left_running_by_a_previous_process_is_queued_again_at_start(
         assert orphan.wait(timeout=10) == -signal.SIGKILL
     finally:
         orphan.kill()
-    assert "The training service restarted; the job was queued again" in messages
-    assert messages.index("Fine-tuning job started") > 0
+    assert "The training agent restarted; the job was queued again and continues from its " \
+        "latest checkpoint" in messages
+    assert messages.index(f"Fine-tuning job started on agent {socket.gethostname()}") > 0
     assert done.status == "failed" and "missing from the artifact store" in done.error.message

@@ -25,7 +25,8 @@ from services.registry.server import make_setup as registry_setup
 from services.registry.settings import RegistrySettings
 from services.training.server import make_setup as training_setup
 from services.training.settings import TrainingSettings
-from tuneforge.v1 import dataset_pb2, dataset_pb2_grpc, registry_pb2_grpc
+from tuneforge.v1 import (dataset_pb2, dataset_pb2_grpc, inference_pb2, inference_pb2_grpc,
+                          registry_pb2_grpc)
 from tuneforge.v1 import training_pb2 as pb
 from tuneforge.v1 import training_pb2_grpc
 
@@ -57,6 +58,24 @@ class FakeDatasetServicer(dataset_pb2_grpc.DatasetServiceServicer):
         return self.files[request.id]
 
 
+class FakeInferenceServicer(inference_pb2_grpc.InferenceServiceServicer):
+    """Deployments recorded, not served: what the registry and auto_deploy ask of inference."""
+
+    def __init__(self):
+        self.deployments: list[inference_pb2.Deployment] = []
+
+    @rpc
+    async def ListDeployments(self, request, context) -> inference_pb2.ListDeploymentsResponse:
+        return inference_pb2.ListDeploymentsResponse(data=self.deployments)
+
+    @rpc
+    async def CreateDeployment(self, request, context) -> inference_pb2.Deployment:
+        d = inference_pb2.Deployment(id=new_id("deploy"), model=request.model, status="pending",
+                                     created_at=now())
+        self.deployments.append(d)
+        return d
+
+
 def canonical(records: list[dict]) -> list[dict]:
     """Seed-format records ({conversations: [{from, value}]}) as the dataset service stores them."""
     return [{"id": r.get("id", str(i)),
@@ -70,6 +89,7 @@ class Stack:
     dataset: FakeDatasetServicer
     registry: registry_pb2_grpc.RegistryServiceStub
     settings: TrainingSettings
+    inference: FakeInferenceServicer
     events: list[Event] = field(default_factory=list)
 
     async def upload(self, records: list[dict]) -> dataset_pb2.File:
@@ -112,6 +132,13 @@ async def services(root: Path, nats_url: str, prefix: str, database_url: str,
             port = await stack.enter_async_context(running_server(name, "127.0.0.1:0", setup))
             return await stack.enter_async_context(channel(f"127.0.0.1:{port}")), port
 
+        inference = FakeInferenceServicer()
+
+        async def inference_setup(_stack, server) -> None:
+            inference_pb2_grpc.add_InferenceServiceServicer_to_server(inference, server)
+
+        _, inference_port = await serve("inference", inference_setup)
+        common["inference_addr"] = f"127.0.0.1:{inference_port}"
         registry_ch, registry_port = await serve("registry", registry_setup(
             RegistrySettings(base_models_dir=base_models_dir, **common)))
         dataset = FakeDatasetServicer(LocalArtifactStore(root / "artifacts"))
@@ -126,12 +153,12 @@ async def services(root: Path, nats_url: str, prefix: str, database_url: str,
         training_ch, _ = await serve("training", training_setup(settings))
         result = Stack(training_pb2_grpc.TrainingServiceStub(training_ch),
                        dataset,
-                       registry_pb2_grpc.RegistryServiceStub(registry_ch), settings)
+                       registry_pb2_grpc.RegistryServiceStub(registry_ch), settings, inference)
         nc = await nats.connect(nats_url)
         stack.push_async_callback(nc.drain)
 
         async def collect(msg) -> None:
             result.events.append(decode(msg.subject, msg.data))
 
-        await nc.subscribe(f"{prefix}.v1.training.>", cb=collect)
+        await nc.subscribe(f"{prefix}.v1.*.training.>", cb=collect)
         yield result

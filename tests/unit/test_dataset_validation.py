@@ -225,3 +225,60 @@ def test_one_bad_turn_does_not_hide_problems_in_other_records(tmp_path):
     assert message.startswith('The file has 2 errors: line 1: conversations[0].from: '
                               'unknown role "bot"')
     assert "; line 3: invalid JSON:" in message
+
+
+def _random_record(rng) -> object:
+    """A record that is usually valid, with one of many ways to be wrong now and then."""
+    if rng.random() < 0.03:
+        return rng.choice([[], "text", 3, None])
+    fmt = rng.choice([("conversations", "from", "value"), ("messages", "role", "content")])
+    field, role_key, content_key = fmt
+    roles = rng.choice([["user", "assistant"], ["human", "gpt"]]) if field == "conversations" \
+        else ["user", "assistant"]
+    turns = [{role_key: "system", content_key: "be brief"}] if rng.random() < 0.3 else []
+    for i in range(rng.randint(1, 6)):
+        turns.append({role_key: roles[i % 2], content_key: rng.choice(["hi", "你好", " x "])})
+    if rng.random() < 0.5:
+        turns = turns if turns[-1][role_key] in ("assistant", "gpt") else turns[:-1] or turns
+    if rng.random() < 0.05:
+        turns.insert(rng.randrange(1, len(turns) + 1), {role_key: "system", content_key: "late"})
+    record: dict = {field: turns}
+    if rng.random() < 0.7:
+        record["id"] = rng.choice(["a", "b", 7, 7.5, True, "", " ", None, "\ud800", "x" * 3])
+    mutate = rng.random()
+    if mutate < 0.4 and turns:
+        turn = rng.choice(turns)
+        key = rng.choice([role_key, content_key, "weight", "extra"])
+        turn[key] = rng.choice(["user", "assistant", "system", "bot", "", "  ", 1, 0, None,
+                                [], {}, "\ud800", "ok"])
+        if rng.random() < 0.2:
+            turn.pop(rng.choice([role_key, content_key]), None)
+    elif mutate < 0.45:
+        record["messages" if field == "conversations" else "conversations"] = []
+    elif mutate < 0.5:
+        record[field] = rng.choice([[], {}, "turns", [1, 2]])
+    return record
+
+
+def test_fast_check_accepts_exactly_what_the_full_rules_accept():
+    import random
+
+    from services.dataset.formats import Location, canonical_line
+    from services.dataset.validation import _check_record, _clean_record
+
+    rng, taken = random.Random(0), 0
+    for n in range(20_000):
+        record = _random_record(rng)
+        where = Location(n + 1)
+        fast, full = _clean_record(where, record), _check_record(where, record)
+        if fast is None:
+            # Weights, warnings and every problem go the full way; so does nothing else.
+            has_weight = isinstance(record, dict) and any(
+                isinstance(t, dict) and "weight" in t for t in record.get("messages") or [])
+            assert full.problems or full.warnings or has_weight, record
+            continue
+        taken += 1
+        assert not full.problems and not full.warnings, record
+        assert (fast.id, fast.format, fast.messages) == (full.id, full.format, full.messages)
+        assert fast.line == canonical_line(full.id, full.messages)
+    assert taken > 3_000

@@ -32,13 +32,18 @@ class FakeRegistry:
 
 class FakeRunner:
     def __init__(self):
-        self.wakes, self.stopped = 0, []
-
-    def wake(self) -> None:
-        self.wakes += 1
+        self.stopped = []
 
     async def stop(self, job_id: str) -> None:
         self.stopped.append(job_id)
+
+
+class FakeQueue:
+    def __init__(self):
+        self.submitted: list[str] = []
+
+    async def submit(self, job_id: str) -> None:
+        self.submitted.append(job_id)
 
 
 class FakeBus:

@@ -77,6 +77,19 @@ class ChatTokenLogprob(TopLogprob):
                                             bytes=list(t.bytes)) for t in lp.top_logprobs])
 
 
+def usage_dict(u: pb.Usage) -> dict:
+    """`Usage.from_pb(u)` as a plain dict, for stream frames serialised without models."""
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+            "total_tokens": u.total_tokens}
+
+
+def logprob_dict(lp: pb.TokenLogprob) -> dict:
+    """`ChatTokenLogprob.from_pb(lp)` as a plain dict, in the model's field order."""
+    return {"token": lp.token, "logprob": lp.logprob, "bytes": list(lp.bytes),
+            "top_logprobs": [{"token": t.token, "logprob": t.logprob, "bytes": list(t.bytes)}
+                             for t in lp.top_logprobs]}
+
+
 def check_stop(stop: str | list[str] | None) -> None:
     """OpenAI allows up to 4 stop strings."""
     if isinstance(stop, list) and len(stop) > 4:

@@ -2,25 +2,32 @@
 
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
+from pydantic_core import to_json
 
 from gateway.api.chat.protocol import (
     ChatCompletion,
-    ChatCompletionChunk,
     ChatCompletionRequest,
     Choice,
     ChoiceLogprobs,
-    ChunkChoice,
-    Delta,
     ResponseMessage,
 )
-from gateway.api.chat.sampling import ChatTokenLogprob, Usage, check_stop
+from gateway.api.chat.responses import event
+from gateway.api.chat.sampling import (
+    ChatTokenLogprob,
+    Usage,
+    check_stop,
+    logprob_dict,
+    usage_dict,
+)
 from gateway.clients import Clients
 from gateway.routing import open_stream
 from services.common.errors import TuneForgeError
 from services.common.grpc_server import request_id
+from services.common.ids import new_id
 from tuneforge.v1 import inference_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -65,40 +72,50 @@ async def complete(clients: Clients, req: ChatCompletionRequest) -> ChatCompleti
 
 
 async def stream(chunks: AsyncIterator[pb.CompletionChunk],
-                 req: ChatCompletionRequest) -> AsyncIterator[str]:
-    """SSE `data:` payloads: role, content deltas, finish reasons, usage, then [DONE].
+                 req: ChatCompletionRequest) -> AsyncGenerator[bytes, None]:
+    """Server-sent events: role, content deltas, finish reasons, then usage when asked for
+    ([DONE] is the response's to send).
 
     A failure after the first byte cannot change the status any more: it ends the stream with
     an error frame, then [DONE], as OpenAI-compatible servers do.
+
+    Frames are plain dicts serialised by pydantic-core, the serialiser of the
+    ChatCompletionChunk model, in its field order: the same JSON (a test holds them equal)
+    without building and validating models for every token. The role frames leave with the
+    first delta, in one write: `open_chunks` has the first chunk in hand already.
     """
-    head = ChatCompletion(model=req.model, choices=[], usage=Usage(
-        prompt_tokens=0, completion_tokens=0, total_tokens=0))
+    head = {"id": new_id("chatcmpl"), "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": req.model}
     include_usage = req.include_usage()
 
-    def frame(choices: list[ChunkChoice], usage: Usage | None = None) -> str:
-        chunk = ChatCompletionChunk(id=head.id, created=head.created, model=req.model,
-                                    choices=choices, usage=usage)
-        # Without include_usage the field is left out, as OpenAI does.
-        return chunk.model_dump_json(exclude=None if include_usage else {"usage"})
+    def frame(choices: list[dict], usage: dict | None = None) -> bytes:
+        chunk = {**head, "choices": choices}
+        if include_usage:  # without it the field is left out, as OpenAI does
+            chunk["usage"] = usage
+        return event(to_json(chunk))
 
-    for i in range(req.n):
-        yield frame([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
+    pending = b"".join(frame([{"index": i, "delta": {"role": "assistant", "content": ""},
+                               "finish_reason": None, "logprobs": None}])
+                       for i in range(req.n))
     try:
         async for c in chunks:
             if c.HasField("usage"):
-                if include_usage:
-                    yield frame([], Usage.from_pb(c.usage))
-                continue
-            if c.text or c.finish_reason or c.logprobs:
-                logprobs = ChoiceLogprobs(content=[ChatTokenLogprob.from_pb(lp)
-                                                   for lp in c.logprobs]) \
+                if not include_usage:
+                    continue
+                out = frame([], usage_dict(c.usage))
+            elif c.text or c.finish_reason or c.logprobs:
+                logprobs = {"content": [logprob_dict(lp) for lp in c.logprobs]} \
                     if req.logprobs else None
-                yield frame([ChunkChoice(index=c.index,
-                                         delta=Delta(content=c.text) if c.text else Delta(),
-                                         finish_reason=c.finish_reason or None,
-                                         logprobs=logprobs)])
+                delta = {"role": None, "content": c.text or None}
+                out = frame([{"index": c.index, "delta": delta,
+                              "finish_reason": c.finish_reason or None, "logprobs": logprobs}])
+            else:
+                continue
+            yield pending + out
+            pending = b""
     except grpc.aio.AioRpcError as e:
         err = TuneForgeError.from_rpc_error(e)
         log.warning("stream failed after its first byte: %s", err.message)
-        yield json.dumps(err.to_openai())
-    yield "[DONE]"
+        pending += event(json.dumps(err.to_openai()))
+    if pending:
+        yield pending

@@ -2,11 +2,14 @@
 
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
+from pydantic_core import to_json
 
-from gateway.api.chat.sampling import Usage, check_stop
+from gateway.api.chat.responses import event
+from gateway.api.chat.sampling import Usage, check_stop, usage_dict
 from gateway.api.completions.protocol import (
     Completion,
     CompletionChoice,
@@ -17,6 +20,7 @@ from gateway.clients import Clients
 from gateway.routing import open_stream
 from services.common.errors import TuneForgeError
 from services.common.grpc_server import request_id
+from services.common.ids import new_id
 from tuneforge.v1 import inference_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -88,31 +92,31 @@ async def complete(clients: Clients, req: CompletionRequest) -> Completion:
 
 
 async def stream(chunks: AsyncIterator[pb.CompletionChunk],
-                 req: CompletionRequest) -> AsyncIterator[str]:
-    """SSE payloads: text deltas with finish reasons, usage when asked for, then [DONE]."""
-    head = Completion(model=req.model, choices=[])
+                 req: CompletionRequest) -> AsyncGenerator[bytes, None]:
+    """Server-sent events: text deltas with finish reasons, then usage when asked for ([DONE] is
+    the response's to send). Frames are plain dicts in the Completion model's field order,
+    serialised by its serialiser, pydantic-core, as the chat stream's are."""
+    head = {"id": new_id("cmpl"), "object": "text_completion", "created": int(time.time()),
+            "model": req.model}
     logprobs = {i: _Logprobs() for i in range(req.n)}
-
-    def frame(choices: list[CompletionChoice], usage: Usage | None = None) -> str:
-        out = Completion(id=head.id, created=head.created, model=req.model, choices=choices,
-                         usage=usage)
-        return out.model_dump_json(exclude=None if usage else {"usage"})
 
     try:
         async for c in chunks:
             if c.HasField("usage"):
                 if req.include_usage():
-                    yield frame([], Usage.from_pb(c.usage))
+                    yield event(to_json({**head, "choices": [],
+                                         "usage": usage_dict(c.usage)}))
                 continue
             if not (c.text or c.finish_reason or c.logprobs):
                 continue
             part = None
             if req.logprobs is not None:
-                part = logprobs[c.index].add(c) if c.logprobs else CompletionLogprobs()
-            yield frame([CompletionChoice(index=c.index, text=c.text,
-                                          finish_reason=c.finish_reason or None, logprobs=part)])
+                part = (logprobs[c.index].add(c) if c.logprobs else CompletionLogprobs()) \
+                    .model_dump()
+            yield event(to_json({**head, "choices": [{
+                "index": c.index, "text": c.text, "finish_reason": c.finish_reason or None,
+                "logprobs": part}]}))
     except grpc.aio.AioRpcError as e:
         err = TuneForgeError.from_rpc_error(e)
         log.warning("stream failed after its first byte: %s", err.message)
-        yield json.dumps(err.to_openai())
-    yield "[DONE]"
+        yield event(json.dumps(err.to_openai()))

@@ -91,6 +91,27 @@ class CreateFineTuningJob(BaseModel):
     hyperparameters: Hyperparameters | None = Field(
         default=None, description="Deprecated by OpenAI in favour of method; either works.")
     method: Method | None = Field(default=None, description="method.supervised.hyperparameters.")
+    eval_prompts: list[str] | None = Field(
+        default=None, max_length=20,
+        description="TuneForge: asked of the base and the fine-tuned model after training; the "
+        "answers are stored with the job (default: a few prompts of the validation file).")
+    auto_deploy: bool = Field(
+        default=False, description="TuneForge: deploy the fine-tuned model when the job succeeds.")
+    alias: str | None = Field(
+        default=None, max_length=64,
+        description="TuneForge: move this alias of the fine-tuned model's name to it on success.")
+
+    def to_pb(self) -> pb.CreateJobRequest:
+        chosen = self.chosen_hyperparameters()
+        req = pb.CreateJobRequest(
+            model=self.model, training_file=self.training_file,
+            validation_file=self.validation_file or "", suffix=self.suffix or "",
+            hyperparameters=chosen.to_pb() if chosen else pb.Hyperparameters(),
+            metadata=self.metadata or {}, eval_prompts=self.eval_prompts or [],
+            auto_deploy=self.auto_deploy, alias=self.alias or "")
+        if self.seed is not None:
+            req.seed = self.seed
+        return req
 
     def chosen_hyperparameters(self) -> Hyperparameters | None:
         """The hyperparameters from `hyperparameters` or `method`, refusing both at once."""
@@ -108,6 +129,17 @@ class JobError(BaseModel):
     param: str | None = None
 
 
+class Comparison(BaseModel):
+    prompt: str
+    base: str = Field(description="The base model's answer.")
+    fine_tuned: str = Field(description="The fine-tuned model's answer.")
+
+
+class Evaluation(BaseModel):
+    metrics: dict[str, float] = Field(description="valid_loss, valid_mean_token_accuracy, ...")
+    comparisons: list[Comparison] = Field(description="Before/after answers to eval_prompts.")
+
+
 class FineTuningJob(BaseModel):
     id: str
     object: Literal["fine_tuning.job"] = "fine_tuning.job"
@@ -116,7 +148,8 @@ class FineTuningJob(BaseModel):
     model: str
     fine_tuned_model: str | None = None
     organization_id: str = "tuneforge"
-    status: str = Field(description="queued, running, succeeded, failed or cancelled.")
+    status: str = Field(description="queued, running, paused, succeeded, failed or "
+                                    "cancelled.")
     training_file: str
     validation_file: str | None = None
     hyperparameters: dict[str, Any] = Field(description="Resolved hyperparameters.")
@@ -125,10 +158,26 @@ class FineTuningJob(BaseModel):
     seed: int
     error: JobError | None = None
     metadata: dict[str, str] | None = None
+    estimated_finish: int | None = Field(default=None, description="Unix seconds, if running.")
+    step: int = Field(default=0, description="Optimizer steps done (continues after resume).")
+    total_steps: int = Field(default=0, description="Optimizer steps of the whole run.")
+    eval_prompts: list[str] | None = None
+    evaluation: Evaluation | None = Field(
+        default=None, description="After training: validation metrics, before/after answers.")
+    auto_deploy: bool = False
+    alias: str | None = None
+    deployment: str | None = Field(default=None, description="Created by auto_deploy.")
 
     @classmethod
     def from_pb(cls, j: pb.Job) -> "FineTuningJob":
+        ev = j.evaluation if j.HasField("evaluation") else None
         return cls(
+            estimated_finish=j.estimated_finish or None, step=j.step, total_steps=j.total_steps,
+            eval_prompts=list(j.eval_prompts) or None, auto_deploy=j.auto_deploy,
+            alias=j.alias or None, deployment=j.deployment or None,
+            evaluation=Evaluation(metrics=dict(ev.metrics), comparisons=[
+                Comparison(prompt=c.prompt, base=c.base, fine_tuned=c.fine_tuned)
+                for c in ev.comparisons]) if ev is not None else None,
             id=j.id, created_at=j.created_at, finished_at=j.finished_at or None, model=j.model,
             fine_tuned_model=j.fine_tuned_model or None, status=j.status,
             training_file=j.training_file, validation_file=j.validation_file or None,
@@ -153,3 +202,68 @@ class JobEvent(BaseModel):
     def from_pb(cls, e: pb.JobEvent) -> "JobEvent":
         return cls(id=e.id, created_at=e.created_at, level=e.level, message=e.message,
                    type=e.type, data=json.loads(e.data_json) if e.data_json else None)
+
+
+class Checkpoint(BaseModel):
+    id: str
+    object: Literal["fine_tuning.job.checkpoint"] = "fine_tuning.job.checkpoint"
+    created_at: int
+    fine_tuned_model_checkpoint: str = Field(description="Deployable model id.")
+    fine_tuning_job_id: str
+    step_number: int
+    metrics: dict[str, float] = Field(description="step, train_loss, valid_loss, ...")
+
+    @classmethod
+    def from_pb(cls, c: pb.Checkpoint) -> "Checkpoint":
+        return cls(id=c.id, created_at=c.created_at,
+                   fine_tuned_model_checkpoint=c.fine_tuned_model_checkpoint,
+                   fine_tuning_job_id=c.job_id, step_number=c.step_number,
+                   metrics={"step": float(c.step_number), **dict(c.metrics)})
+
+
+class MemoryEstimate(BaseModel):
+    object: Literal["fine_tuning.job.estimate"] = "fine_tuning.job.estimate"
+    fits: bool
+    per_device_gib: float = Field(description="Parameters, gradients, optimizer, activations.")
+    device_gib: float = Field(description="Memory of one training device.")
+    cpu_offload_gib: float = Field(description="Host memory the offloaded states take per node.")
+    breakdown_gib: dict[str, float]
+    trainable_parameters: int
+    suggestion: str | None = Field(default=None, description="What would fit, when it does not.")
+
+    @classmethod
+    def from_pb(cls, e: pb.MemoryEstimate) -> "MemoryEstimate":
+        return cls(fits=e.fits, per_device_gib=round(e.per_device_gib, 3),
+                   device_gib=round(e.device_gib, 3), cpu_offload_gib=round(e.cpu_offload_gib, 3),
+                   breakdown_gib={k: round(v, 3) for k, v in e.breakdown_gib.items()},
+                   trainable_parameters=e.trainable_parameters, suggestion=e.suggestion or None)
+
+
+class JobLogs(BaseModel):
+    object: Literal["fine_tuning.job.logs"] = "fine_tuning.job.logs"
+    job_id: str
+    text: str = Field(description="The last lines of the ranks' output.")
+    truncated: bool = Field(description="Older lines were left out.")
+
+
+class Agent(BaseModel):
+    object: Literal["fine_tuning.agent"] = "fine_tuning.agent"
+    id: str
+    started_at: int
+    seen_at: int = Field(description="Unix seconds of its last heartbeat.")
+    gpus: int
+    gpu_memory_gib: float = Field(description="Of one GPU.")
+    host_memory_gib: float
+    cpu_count: int
+    bf16: bool
+    max_ranks: int = Field(description="Most ranks (num_gpus) one job may use on it.")
+    max_jobs: int
+    running: list[str] = Field(description="Jobs it trains now.")
+
+    @classmethod
+    def from_pb(cls, a: pb.Agent) -> "Agent":
+        return cls(id=a.id, started_at=a.started_at, seen_at=a.seen_at, gpus=a.gpus,
+                   gpu_memory_gib=round(a.gpu_memory_gib, 2),
+                   host_memory_gib=round(a.host_memory_gib, 2), cpu_count=a.cpu_count,
+                   bf16=a.bf16, max_ranks=a.max_ranks, max_jobs=a.max_jobs,
+                   running=list(a.running))

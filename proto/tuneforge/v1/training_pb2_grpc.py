@@ -60,6 +60,41 @@ class TrainingServiceStub:
                 request_serializer=tuneforge_dot_v1_dot_training__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=tuneforge_dot_v1_dot_training__pb2.Job.FromString,
                 _registered_method=True)
+        self.PauseJob = channel.unary_unary(
+                '/tuneforge.v1.TrainingService/PauseJob',
+                request_serializer=tuneforge_dot_v1_dot_training__pb2.PauseJobRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_training__pb2.Job.FromString,
+                _registered_method=True)
+        self.ResumeJob = channel.unary_unary(
+                '/tuneforge.v1.TrainingService/ResumeJob',
+                request_serializer=tuneforge_dot_v1_dot_training__pb2.ResumeJobRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_training__pb2.Job.FromString,
+                _registered_method=True)
+        self.ListJobCheckpoints = channel.unary_unary(
+                '/tuneforge.v1.TrainingService/ListJobCheckpoints',
+                request_serializer=tuneforge_dot_v1_dot_training__pb2.ListJobCheckpointsRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_training__pb2.ListJobCheckpointsResponse.FromString,
+                _registered_method=True)
+        self.WatchJobEvents = channel.unary_stream(
+                '/tuneforge.v1.TrainingService/WatchJobEvents',
+                request_serializer=tuneforge_dot_v1_dot_training__pb2.WatchJobEventsRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_training__pb2.JobEvent.FromString,
+                _registered_method=True)
+        self.EstimateJob = channel.unary_unary(
+                '/tuneforge.v1.TrainingService/EstimateJob',
+                request_serializer=tuneforge_dot_v1_dot_training__pb2.CreateJobRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_training__pb2.MemoryEstimate.FromString,
+                _registered_method=True)
+        self.GetJobLogs = channel.unary_unary(
+                '/tuneforge.v1.TrainingService/GetJobLogs',
+                request_serializer=tuneforge_dot_v1_dot_training__pb2.GetJobLogsRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_training__pb2.JobLogs.FromString,
+                _registered_method=True)
+        self.ListAgents = channel.unary_unary(
+                '/tuneforge.v1.TrainingService/ListAgents',
+                request_serializer=tuneforge_dot_v1_dot_training__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=tuneforge_dot_v1_dot_training__pb2.ListAgentsResponse.FromString,
+                _registered_method=True)
 
 
 class TrainingServiceServicer:
@@ -96,6 +131,54 @@ class TrainingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PauseJob(self, request, context):
+        """Running: checkpoint at the next step, free the hardware, status paused. Queued: paused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeJob(self, request, context):
+        """Queues a paused job again; it continues from its latest checkpoint.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobCheckpoints(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJobEvents(self, request, context):
+        """The job's events oldest first from `after`, then new ones as they happen, until it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EstimateJob(self, request, context):
+        """What training the job needs per device, and whether it fits; no job is created.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJobLogs(self, request, context):
+        """The last lines of the ranks' output (stderr of every rank, stdout beyond progress).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgents(self, request, context):
+        """The training agents heard from lately, with their hardware and their jobs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +206,41 @@ def add_TrainingServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=tuneforge_dot_v1_dot_training__pb2.CancelJobRequest.FromString,
                     response_serializer=tuneforge_dot_v1_dot_training__pb2.Job.SerializeToString,
+            ),
+            'PauseJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseJob,
+                    request_deserializer=tuneforge_dot_v1_dot_training__pb2.PauseJobRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_training__pb2.Job.SerializeToString,
+            ),
+            'ResumeJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeJob,
+                    request_deserializer=tuneforge_dot_v1_dot_training__pb2.ResumeJobRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_training__pb2.Job.SerializeToString,
+            ),
+            'ListJobCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobCheckpoints,
+                    request_deserializer=tuneforge_dot_v1_dot_training__pb2.ListJobCheckpointsRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_training__pb2.ListJobCheckpointsResponse.SerializeToString,
+            ),
+            'WatchJobEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJobEvents,
+                    request_deserializer=tuneforge_dot_v1_dot_training__pb2.WatchJobEventsRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_training__pb2.JobEvent.SerializeToString,
+            ),
+            'EstimateJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateJob,
+                    request_deserializer=tuneforge_dot_v1_dot_training__pb2.CreateJobRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_training__pb2.MemoryEstimate.SerializeToString,
+            ),
+            'GetJobLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJobLogs,
+                    request_deserializer=tuneforge_dot_v1_dot_training__pb2.GetJobLogsRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_training__pb2.JobLogs.SerializeToString,
+            ),
+            'ListAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgents,
+                    request_deserializer=tuneforge_dot_v1_dot_training__pb2.ListAgentsRequest.FromString,
+                    response_serializer=tuneforge_dot_v1_dot_training__pb2.ListAgentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +379,195 @@ class TrainingService:
             '/tuneforge.v1.TrainingService/CancelJob',
             tuneforge_dot_v1_dot_training__pb2.CancelJobRequest.SerializeToString,
             tuneforge_dot_v1_dot_training__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.TrainingService/PauseJob',
+            tuneforge_dot_v1_dot_training__pb2.PauseJobRequest.SerializeToString,
+            tuneforge_dot_v1_dot_training__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.TrainingService/ResumeJob',
+            tuneforge_dot_v1_dot_training__pb2.ResumeJobRequest.SerializeToString,
+            tuneforge_dot_v1_dot_training__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.TrainingService/ListJobCheckpoints',
+            tuneforge_dot_v1_dot_training__pb2.ListJobCheckpointsRequest.SerializeToString,
+            tuneforge_dot_v1_dot_training__pb2.ListJobCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJobEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/tuneforge.v1.TrainingService/WatchJobEvents',
+            tuneforge_dot_v1_dot_training__pb2.WatchJobEventsRequest.SerializeToString,
+            tuneforge_dot_v1_dot_training__pb2.JobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.TrainingService/EstimateJob',
+            tuneforge_dot_v1_dot_training__pb2.CreateJobRequest.SerializeToString,
+            tuneforge_dot_v1_dot_training__pb2.MemoryEstimate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJobLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.TrainingService/GetJobLogs',
+            tuneforge_dot_v1_dot_training__pb2.GetJobLogsRequest.SerializeToString,
+            tuneforge_dot_v1_dot_training__pb2.JobLogs.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/tuneforge.v1.TrainingService/ListAgents',
+            tuneforge_dot_v1_dot_training__pb2.ListAgentsRequest.SerializeToString,
+            tuneforge_dot_v1_dot_training__pb2.ListAgentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -112,6 +112,26 @@ class RunConfig(BaseModel):
     deepspeed_config: Path = Field(description="The DeepSpeed JSON config of the run.")
     hyperparameters: Hyperparameters
     seed: int = Field(description="Seeds shuffling, dropout and initialisation.")
+    valid_file: Path | None = Field(
+        default=None, description="Canonical chat JSONL scored at checkpoints and at the end.")
+    state_dir: Path | None = Field(
+        default=None, description="DeepSpeed checkpoints (weights, optimizer, position), one "
+        "folder per tag; defaults to <output_dir>/../state.")
+    checkpoint_dir: Path | None = Field(
+        default=None, description="Deployable model folder of each checkpoint, one per tag; "
+        "defaults to <output_dir>/../checkpoints.")
+    resume_tag: str | None = Field(
+        default=None, description="Tag in state_dir to continue from (e.g. step-40).")
+    control_file: Path | None = Field(
+        default=None, description="Rank 0 pauses the run (checkpoint, exit) once this exists.")
+
+    @property
+    def states(self) -> Path:
+        return self.state_dir or self.output_dir.parent / "state"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.checkpoint_dir or self.output_dir.parent / "checkpoints"
 
     @model_validator(mode="after")
     def _inputs_exist(self) -> "RunConfig":
@@ -119,7 +139,10 @@ class RunConfig(BaseModel):
             ("model_dir", self.model_dir / "config.json"),
             ("train_file", self.train_file),
             ("deepspeed_config", self.deepspeed_config),
+            *((("valid_file", self.valid_file),) if self.valid_file else ()),
         ) if not path.is_file()]
+        if self.resume_tag and not (self.states / self.resume_tag).is_dir():
+            missing.append(f"resume_tag {self.states / self.resume_tag}")
         if missing:
             raise ValueError("missing input files: " + ", ".join(missing))
         return self

@@ -13,7 +13,11 @@ ROLES = ("system", "user", "assistant")
 
 
 class DataError(ValueError):
-    """The training file cannot be trained on; the message names the line at fault."""
+    """A data file cannot be trained on; the message names the line at fault."""
+
+    def __init__(self, message: str, param: str = "training_file"):
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import sys
 import time
 import traceback
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -27,6 +28,21 @@ class Diverged(RuntimeError):
     """The loss stopped being a finite number."""
 
 
+class Paused(Exception):
+    """The service asked the run to stop after a checkpoint; it continues on resume."""
+
+
+@dataclass
+class Position:
+    """Where a run stands: saved with every checkpoint, restored on resume."""
+
+    step: int = 0          # optimizer steps done
+    epoch: int = 0         # epoch of the next micro batch
+    batch: int = 0         # index of the next micro batch in that epoch
+    trained_tokens: int = 0
+    elapsed_s: float = 0.0  # training time before this process started
+
+
 class Trainer:
     """A training run: `setup`, `train`, `save`, `cleanup`, driven by one validated RunConfig."""
 
@@ -38,6 +54,9 @@ class Trainer:
         self.started = time.monotonic()
         self.trained_tokens = 0
         self.last_loss = math.nan
+        self.last_accuracy = math.nan
+        self.pause_requested = False
+        self.position = self.position_at_start = Position()
 
     def setup(self) -> None:
         """Join the process group, load model and data, build the DeepSpeed engine."""
@@ -68,6 +87,13 @@ class Trainer:
             f"Tokenized {len(self.data.examples)} examples "
             f"({self.data.num_truncated} truncated to {self.hp.model_max_length} tokens, "
             f"{self.data.num_skipped} skipped with nothing left to train)")
+        self.valid = None
+        if self.cfg.valid_file:
+            try:
+                self.valid = load_dataset(self.cfg.valid_file, tokenizer,
+                                          self.hp.model_max_length)
+            except DataError as e:
+                raise DataError(str(e), "validation_file") from None
 
         model = AutoModelForCausalLM.from_pretrained(self.cfg.model_dir, dtype=torch.float32)
         if self.lora_config() is not None:
@@ -98,6 +124,19 @@ class Trainer:
         )
         # The packed attention mask must match the dtype DeepSpeed runs the model in.
         self.dtype = torch.bfloat16 if self.engine.bfloat16_enabled() else torch.float32
+        if self.cfg.resume_tag:
+            self._resume(self.cfg.resume_tag)
+
+    def _resume(self, tag: str) -> None:
+        """Weights, optimizer, scheduler and data position of checkpoint `tag`."""
+        path, state = self.engine.load_checkpoint(str(self.cfg.states), tag=tag)
+        if path is None:
+            raise RuntimeError(f"checkpoint {tag} could not be loaded from {self.cfg.states}")
+        self.position = Position(**{k: state[k] for k in asdict(Position()) if k in state})
+        self.trained_tokens = self.position.trained_tokens
+        self.position_at_start = self.position
+        self.report.message(f"Resumed from checkpoint {tag}: step {self.position.step}/"
+                            f"{self.total_steps}, epoch {self.position.epoch + 1}")
 
     def lora_config(self):
         """PEFT LoRA config on every linear layer, or None for full fine-tuning."""
@@ -123,44 +162,142 @@ class Trainer:
                                  eps=self.hp.adam_epsilon)
 
     def train(self) -> None:
-        """Every epoch, every batch, one optimizer step each; metrics every logging_steps."""
-        step, examples = 0, self.data.examples
-        self.train_started = time.monotonic()
-        for epoch in range(self.hp.n_epochs):
-            self.report.message(f"Starting epoch {epoch + 1}/{self.hp.n_epochs}")
+        """Every epoch, every batch, one optimizer step each; metrics and checkpoints on time."""
+        start, examples = self.position, self.data.examples
+        step, self.train_started = start.step, time.monotonic()
+        for epoch in range(start.epoch, self.hp.n_epochs):
             batches = rank_batches(len(examples), epoch, self.cfg.seed, self.rank, self.world,
                                    self.hp.micro_batch_size)
-            for index, batch in enumerate(batches):
-                inputs = model_inputs([examples[i] for i in batch], self.pad_id,
+            first = start.batch if epoch == start.epoch else 0
+            self.report.message(f"Continuing epoch {epoch + 1}/{self.hp.n_epochs} at batch "
+                                f"{first + 1}/{len(batches)}" if first else
+                                f"Starting epoch {epoch + 1}/{self.hp.n_epochs}")
+            for index in range(first, len(batches)):
+                inputs = model_inputs([examples[i] for i in batches[index]], self.pad_id,
                                       self.hp.packing, self.engine.device, self.dtype)
                 learning_rate = self.engine.get_lr()[0]
-                loss = self.engine(**inputs, use_cache=False).loss
-                self.engine.backward(loss)
+                outputs = self.engine(**inputs, use_cache=False)
+                self.engine.backward(outputs.loss)
                 boundary = self.engine.is_gradient_accumulation_boundary()
                 self.engine.step()
-                self._account(loss, inputs, step + 1)
+                self._account(outputs, inputs, step + 1)
                 if not boundary:
                     continue
                 step += 1
+                done = index + 1 == len(batches)
+                self.position = Position(step, epoch + done, 0 if done else index + 1,
+                                         self.trained_tokens, self._train_seconds())
                 if step % self.hp.logging_steps == 0 or step == self.total_steps:
                     self._log_metrics(step, epoch + (index + 1) / len(batches), learning_rate)
+                if self.pause_requested and step < self.total_steps:
+                    self.checkpoint(export=False)
+                    raise Paused(step)
+                if self._save_due(step, done) and step < self.total_steps:
+                    self.checkpoint(export=True)
+
+    def _save_due(self, step: int, end_of_epoch: bool) -> bool:
+        strategy = self.hp.save_strategy
+        return (strategy == "steps" and step % self.hp.save_steps == 0) or \
+            (strategy == "epoch" and end_of_epoch)
+
+    def checkpoint(self, export: bool) -> None:
+        """Save the DeepSpeed state (to resume) and, if `export`, a deployable model folder.
+
+        A collective: every rank writes its partitions and takes part in gathering weights.
+        """
+        pos = self.position
+        tag = f"step-{pos.step}"
+        self.engine.save_checkpoint(str(self.cfg.states), tag=tag, client_state=asdict(pos))
+        metrics = self._checkpoint_metrics()
+        model_dir = ""
+        if export:
+            from services.training.trainer.export import full_state_dict, save_model
+
+            state = full_state_dict(self.engine, self.hp.zero_stage)
+            if self.rank == 0:
+                model_dir = str(self.cfg.checkpoints / tag)
+                save_model(state, self.cfg.model_dir, Path(model_dir), self.lora_config())
+        dist.barrier()
+        self.report.emit("checkpoint", step=pos.step, tag=tag, epoch=pos.epoch,
+                         model_dir=model_dir, state_dir=str(self.cfg.states / tag),
+                         metrics=metrics)
+
+    def _checkpoint_metrics(self) -> dict:
+        metrics = {"train_loss": round(self.last_loss, 6),
+                   "train_mean_token_accuracy": round(self.last_accuracy, 6)}
+        if self.valid is not None:
+            metrics.update(self.evaluate())
+        return metrics
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Loss and next-token accuracy on the whole validation file, over every rank."""
+        from services.training.trainer.evaluate import score_batches, token_scores
+
+        self.engine.eval()
+        totals = torch.zeros(3, dtype=torch.float64, device=self.engine.device)
+        for batch, real in score_batches(len(self.valid.examples), self.rank, self.world,
+                                         self.hp.micro_batch_size):
+            inputs = model_inputs([self.valid.examples[i] for i in batch], self.pad_id,
+                                  self.hp.packing, self.engine.device, self.dtype)
+            # Stand-in batches still run: ZeRO-3 gathers the weights in every forward.
+            logits = self.engine(**inputs, use_cache=False).logits
+            if real:
+                totals += token_scores(logits, inputs["labels"])
+        self.engine.train()
+        dist.all_reduce(totals)
+        loss_sum, correct, count = totals.tolist()
+        return {"valid_loss": round(loss_sum / max(count, 1), 6),
+                "valid_mean_token_accuracy": round(correct / max(count, 1), 6)}
 
     def _log_metrics(self, step: int, epoch: float, learning_rate: float) -> None:
+        train_s = self._train_seconds()
+        done_here = step - self._first_step()
+        eta = (self.total_steps - step) * self._since(self.train_started) / done_here \
+            if done_here > 0 else None
+        grad_norm = self.engine.get_global_grad_norm()
         self.report.emit(
             "metrics", step=step, total_steps=self.total_steps, epoch=round(epoch, 4),
-            loss=round(self.last_loss, 6), learning_rate=learning_rate,
-            tokens_per_second=round(self.trained_tokens / self._since(self.train_started), 1),
-            elapsed_s=round(self._since(self.started), 2))
+            loss=round(self.last_loss, 6),
+            train_mean_token_accuracy=round(self.last_accuracy, 6),
+            learning_rate=learning_rate,
+            grad_norm=None if grad_norm is None else round(float(grad_norm), 6),
+            tokens_per_second=round(self.trained_tokens_here / self._since(self.train_started),
+                                    1),
+            elapsed_s=round(train_s, 2), eta_s=None if eta is None else round(eta, 1))
 
-    def _account(self, loss: torch.Tensor, inputs: dict, step: int) -> None:
-        """Token-weighted loss over all ranks; stop every rank at once on a non-finite loss."""
-        trained = (inputs["labels"][:, 1:] != -100).sum()
+    def _first_step(self) -> int:
+        return self.position_at_start.step
+
+    def _train_seconds(self) -> float:
+        """Training time of the whole run, across pauses."""
+        return self.position_at_start.elapsed_s + self._since(self.started)
+
+    @property
+    def trained_tokens_here(self) -> int:
+        return self.trained_tokens - self.position_at_start.trained_tokens
+
+    def _account(self, outputs, inputs: dict, step: int) -> None:
+        """Token-weighted loss and accuracy over all ranks; stop every rank on a non-finite loss.
+
+        The same all-reduce carries rank 0's pause request, so every rank sees it at once.
+        """
+        from services.training.trainer.evaluate import correct_tokens
+
+        labels = inputs["labels"]
+        trained = (labels[:, 1:] != -100).sum()
+        pause = float(self.rank == 0 and self.cfg.control_file is not None
+                      and self.cfg.control_file.exists())
         # Stays on the rank's device: NCCL reduces only CUDA tensors.
-        stats = torch.stack([loss.detach().float() * trained, trained.float(),
-                             input_tokens(inputs).float()])
+        stats = torch.stack([outputs.loss.detach().float() * trained, trained.float(),
+                             input_tokens(inputs).float(),
+                             correct_tokens(outputs.logits.detach(), labels).float(),
+                             torch.tensor(pause, device=trained.device)])
         dist.all_reduce(stats)
         self.last_loss = (stats[0] / stats[1]).item()
+        self.last_accuracy = (stats[3] / stats[1]).item()
         self.trained_tokens += int(stats[2].item())
+        self.pause_requested = self.pause_requested or stats[4].item() > 0
         if not math.isfinite(self.last_loss):
             raise Diverged(f"the training loss became {self.last_loss} at step {step}")
 
@@ -168,13 +305,14 @@ class Trainer:
         """Gather the full weights and save them with the base model's tokenizer on rank 0."""
         from services.training.trainer.export import full_state_dict, save_model
 
+        metrics = self._checkpoint_metrics()
         state = full_state_dict(self.engine, self.hp.zero_stage)
         if self.rank == 0:
             save_model(state, self.cfg.model_dir, self.cfg.output_dir, self.lora_config())
             self.report.message(
                 f"Saved the fine-tuned model; the run took {self._since(self.started):.1f}s")
             self.report.emit("result", trained_tokens=self.trained_tokens,
-                             train_loss=self.last_loss, steps=self.total_steps)
+                             train_loss=self.last_loss, steps=self.total_steps, metrics=metrics)
         dist.barrier()
 
     def cleanup(self) -> None:
@@ -202,8 +340,12 @@ def main(argv: list[str] | None = None) -> int:
         trainer.train()
         trainer.save()
         return 0
+    except Paused as e:
+        report.emit("paused", step=e.args[0])
+        return 0
     except DataError as e:
-        report.error("invalid_file", f"Invalid training file: {e}", "training_file")
+        what = e.param.replace("_", " ")
+        report.error("invalid_file", f"Invalid {what}: {e}", e.param)
     except Diverged as e:
         report.error("invalid_argument", f"Training stopped: {e}. Try a lower learning_rate.",
                      "hyperparameters.learning_rate")

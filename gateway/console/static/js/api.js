@@ -102,15 +102,9 @@ export function upload(url, file, fields, onProgress) {
   });
 }
 
-/** Stream a chat completion; calls onChunk with each parsed chunk. */
-export async function streamChat(body, onChunk, signal) {
-  const resp = await fetch("/v1/chat/completions", {
-    method: "POST",
-    signal,
-    body: JSON.stringify({ ...body, stream: true }),
-    headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-  });
-  if (!resp.ok) throw await failure(resp);
+/** The `data:` payloads of a server-sent event stream, parsed as JSON, until `[DONE]`. A failure
+ * after the first byte arrives as an error frame, then [DONE]: it rejects with an ApiError. */
+async function* sseData(resp) {
   const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -123,12 +117,38 @@ export async function streamChat(body, onChunk, signal) {
       if (!line.startsWith("data:")) continue; // comments (pings) and blank separators
       const data = line.slice(5).trim();
       if (data === "[DONE]") return;
-      const chunk = JSON.parse(data);
-      // A failure after the first byte arrives as an error frame, then [DONE].
-      if (chunk.error) throw new ApiError(200, chunk.error);
-      onChunk(chunk);
+      const item = JSON.parse(data);
+      if (item.error) throw new ApiError(200, item.error);
+      yield item;
     }
   }
+}
+
+async function openStream(url, init) {
+  const resp = await fetch(url, {
+    ...init,
+    headers: headers({ ...init.headers, Accept: "text/event-stream" }),
+  });
+  if (!resp.ok) throw await failure(resp);
+  return resp;
+}
+
+/** Stream a chat completion; calls onChunk with each parsed chunk. */
+export async function streamChat(body, onChunk, signal) {
+  const resp = await openStream("/v1/chat/completions", {
+    method: "POST",
+    signal,
+    body: JSON.stringify({ ...body, stream: true }),
+    headers: { "Content-Type": "application/json" },
+  });
+  for await (const chunk of sseData(resp)) onChunk(chunk);
+}
+
+/** Follow a server-sent event list route (`?stream=true`) from `after`; calls onItem with each
+ * item and resolves when the server ends the stream. */
+export async function follow(url, { after, signal } = {}, onItem) {
+  const resp = await openStream(withQuery(url, { stream: "true", after }), { signal });
+  for await (const item of sseData(resp)) onItem(item);
 }
 
 /** Fetch a file with the key and hand it to the browser as a download. */

@@ -15,7 +15,8 @@ function missing() {
   );
 }
 
-/** A line chart of named series of {x, y} points; returns {el, update(series)}. */
+/** A line chart of named series of {x, y} points (a series may set pointRadius and showLine);
+ * returns {el, update(series, {xMax})}. */
 export function lineChart({ xTitle, yTitle }) {
   const Chart = chartLib();
   const canvas = h("canvas");
@@ -42,7 +43,8 @@ export function lineChart({ xTitle, yTitle }) {
       data: s.points,
       borderColor: COLORS[i % COLORS.length],
       backgroundColor: COLORS[i % COLORS.length],
-      pointRadius: s.points.length > 60 ? 0 : 2,
+      pointRadius: s.pointRadius ?? (s.points.length > 60 ? 0 : 2),
+      showLine: s.showLine ?? true,
       borderWidth: 2,
       tension: 0.2,
     }));

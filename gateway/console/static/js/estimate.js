@@ -1,77 +1,94 @@
-// Memory for a run's model states per GPU under DeepSpeed ZeRO, before submitting. Mixed
-// precision with Adam, as in the ZeRO paper (Rajbhandari et al., 2020): per trained parameter
-// 2 bytes of weights, 2 of gradients and 12 of optimizer state (fp32 master weights, momentum,
-// variance). Activations and buffers come on top and depend on batch and sequence length.
+// The memory check of a job before it is submitted, as the training service makes it
+// (POST /v1/fine_tuning/jobs/estimate: the same check that refuses a job that cannot fit), so
+// the console keeps no formula of its own. Asked once the form has been still for a moment.
 
-import { fmt, h, table } from "./dom.js";
+import { api, ApiError } from "./api.js";
+import { errorBox, fill, fmt, h, table } from "./dom.js";
 
-const WEIGHTS = 2;
-const GRADS = 2;
-const OPTIMIZER = 12;
+const GIB = 1024 ** 3;
+const gib = (n) => fmt.bytes(n * GIB);
+// The training service's parts of a device's memory, in the order they are shown.
+const PARTS = ["parameters", "gradients", "optimizer", "activations"];
 
-/** Bytes per GPU and in host memory for one ZeRO stage over `gpus` ranks. */
-export function zeroMemory({
-  params,
-  trainable,
-  stage,
-  gpus,
-  offloadOptimizer = false,
-  offloadParam = false,
-}) {
-  const n = Math.max(1, gpus);
-  const weights = (WEIGHTS * params) / (stage >= 3 ? n : 1);
-  const grads = (GRADS * trainable) / (stage >= 2 ? n : 1);
-  const optimizer = (OPTIMIZER * trainable) / (stage >= 1 ? n : 1);
-  // ZeRO-Offload moves optimizer states to the host from stage 1; parameters only at stage 3.
-  const optimizerOnCpu = offloadOptimizer && stage >= 1;
-  const weightsOnCpu = offloadParam && stage === 3;
-  return {
-    stage,
-    gpu: (weightsOnCpu ? 0 : weights) + grads + (optimizerOnCpu ? 0 : optimizer),
-    cpu: (weightsOnCpu ? weights * n : 0) + (optimizerOnCpu ? optimizer * n : 0),
+/** Shows the service's estimate for the request bodies it is given, in `el`; returns
+ * update(body), which asks again `delay` ms after the last call. */
+export function memoryEstimator(el, { delay = 400 } = {}) {
+  let timer = null;
+  let asked = 0;
+  let inFlight = null;
+  const ask = async (body) => {
+    const mine = ++asked;
+    inFlight?.abort();
+    inFlight = new AbortController();
+    el.classList.add("pending");
+    try {
+      const estimate = await api("/v1/fine_tuning/jobs/estimate", {
+        method: "POST",
+        body,
+        signal: inFlight.signal,
+      });
+      if (mine === asked) fill(el, estimateView(estimate, body.hyperparameters));
+    } catch (err) {
+      // A newer request replaced this one; anything else is the service's refusal of the form.
+      if (mine === asked && err instanceof ApiError) fill(el, errorBox(err));
+    } finally {
+      if (mine === asked) el.classList.remove("pending");
+    }
+  };
+  return (body) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ask(body), delay);
   };
 }
 
-/** The estimate for the chosen settings in a sentence, and a table of the four stages.
- * A LoRA run trains only its adapter, left out here (a small fraction of the weights). */
-export function memoryEstimate(params, hp) {
-  const base = { params, trainable: hp.lora_r > 0 ? 0 : params, gpus: hp.num_gpus };
-  const chosen = zeroMemory({
-    ...base,
-    stage: hp.zero_stage,
-    offloadOptimizer: hp.offload_optimizer,
-    offloadParam: hp.offload_param,
-  });
-  const rows = [0, 1, 2, 3].map((stage) => ({
-    stage,
-    plain: zeroMemory({ ...base, stage }),
-    offloaded: zeroMemory({ ...base, stage, offloadOptimizer: true }),
-  }));
-  const gpus = `${hp.num_gpus} GPU${hp.num_gpus > 1 ? "s" : ""}`;
-  const el = h(
-    "div",
-    {},
+/** The estimate in a sentence, with what each part takes and, when it does not fit, the
+ * service's suggestion. */
+export function estimateView(e, hp = {}) {
+  const ranks = (hp.num_gpus || 1) * (hp.num_nodes || 1);
+  const stage = hp.zero_stage ?? "auto";
+  const share = Math.min(1, e.per_device_gib / (e.device_gib || 1));
+  return h(
+    "div.estimate",
+    { class: e.fits ? "fits" : "too-big" },
     h(
-      "p.estimate",
+      "p",
       {},
-      "Model states need about ",
-      h("b", {}, fmt.bytes(chosen.gpu)),
-      ` per GPU with ZeRO-${hp.zero_stage} on ${gpus}`,
-      chosen.cpu ? [", and ", h("b", {}, fmt.bytes(chosen.cpu)), " of host memory"] : null,
-      ` (${fmt.params(params)} parameters${hp.lora_r ? ", LoRA adapter not counted" : ""}).`,
+      h("span.badge", { class: e.fits ? "ok" : "bad" }, e.fits ? "fits" : "does not fit"),
+      " Needs about ",
+      h("b", {}, gib(e.per_device_gib)),
+      " per device, of the ",
+      gib(e.device_gib),
+      ` a device has, with ZeRO-${stage} on ${ranks} rank${ranks > 1 ? "s" : ""}`,
+      e.cpu_offload_gib ? [", and ", h("b", {}, gib(e.cpu_offload_gib)), " of host memory per node"] : null,
+      ` (${fmt.params(e.trainable_parameters)} trained parameters).`,
     ),
-    table(
-      [
-        ["ZeRO stage", (r) => `ZeRO-${r.stage}`],
-        ["Per GPU", (r) => fmt.bytes(r.plain.gpu)],
-        ["Optimizer offloaded: per GPU", (r) => (r.stage ? fmt.bytes(r.offloaded.gpu) : "–")],
-        ["Host memory", (r) => (r.stage ? fmt.bytes(r.offloaded.cpu) : "–")],
-      ],
-      rows,
+    h(
+      "div.meter",
+      { role: "meter", "aria-valuenow": (share * 100).toFixed(1), "aria-valuemin": 0, "aria-valuemax": 100 },
+      h("div.bar", { style: `width: ${(share * 100).toFixed(1)}%` }),
     ),
-    h("p.hint", {}, "bf16 weights and gradients, fp32 Adam states; activations come on top."),
+    e.fits ? null : h("div.alert.warn", { id: "estimate-suggestion" }, `Does not fit: ${e.suggestion}.`),
+    compact(
+      table(
+        [
+          ["Part", (p) => p],
+          ["Per device", (p) => gib(e.breakdown_gib[p] ?? 0)],
+        ],
+        [
+          ...PARTS.filter((p) => p in e.breakdown_gib),
+          ...Object.keys(e.breakdown_gib).filter((p) => !PARTS.includes(p)),
+        ],
+      ),
+    ),
+    h(
+      "p.hint",
+      {},
+      "Activations depend on batch size and max length; a device keeps some memory in reserve.",
+    ),
   );
-  el.querySelector("table").classList.add("compact");
-  el.querySelectorAll("tbody tr")[hp.zero_stage].classList.add("selected");
+}
+
+function compact(el) {
+  el.classList.add("compact");
   return el;
 }

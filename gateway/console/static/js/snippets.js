@@ -67,12 +67,27 @@ export function pythonChat(body) {
   return lines.join("\n");
 }
 
+// Arguments of the SDK's fine_tuning.jobs.create; TuneForge's other fields go in extra_body.
+const OPENAI_FINE_TUNE = new Set([
+  "model",
+  "training_file",
+  "validation_file",
+  "suffix",
+  "seed",
+  "hyperparameters",
+  "method",
+  "metadata",
+  "integrations",
+]);
+
 export function pythonFineTune(body) {
+  const extra = Object.fromEntries(Object.entries(body).filter(([k]) => !OPENAI_FINE_TUNE.has(k)));
+  const known = Object.fromEntries(Object.entries(body).filter(([k]) => OPENAI_FINE_TUNE.has(k)));
   return [
     ...client(),
     "",
     "job = client.fine_tuning.jobs.create(",
-    kwargs(body),
+    kwargs(Object.keys(extra).length ? { ...known, extra_body: extra } : known),
     ")",
     "print(job.id, job.status)",
   ].join("\n");

@@ -1,18 +1,21 @@
-// New fine-tune: base model, data, hyperparameters (a preset or "auto"), LoRA or full, GPUs,
-// nodes, ZeRO stage and offload with the memory estimate, then the request as JSON, curl and
-// Python. Only the hyperparameters this gateway accepts are offered.
+// New fine-tune: base model, training and validation data, hyperparameters (a preset or
+// "auto"), LoRA or full, GPUs, nodes, ZeRO stage and offload with the training service's memory
+// estimate, what to do after training (before/after prompts, deploy, alias), then the request as
+// JSON, curl and Python. Only the fields this gateway accepts are offered.
 
-import { api, listAll, schemaFields } from "../api.js";
+import { api, hasRoute, listAll, schemaFields } from "../api.js";
 import { add, card, codeBlock, errorBox, fill, fmt, h, notice } from "../dom.js";
-import { memoryEstimate } from "../estimate.js";
+import { memoryEstimator } from "../estimate.js";
 import { ADVANCED, control, LORA, RESOURCES, SEED_PRESET, TRAINING } from "../hyperparameters.js";
 import { curl, pythonFineTune } from "../snippets.js";
 
 export async function render(main, _params, query) {
-  const [models, files, known] = await Promise.all([
+  const [models, files, known, jobFields, canEstimate] = await Promise.all([
     listAll("/v1/models"),
     listAll("/v1/files"),
     schemaFields("Hyperparameters"),
+    schemaFields("CreateFineTuningJob"),
+    hasRoute("post", "/v1/fine_tuning/jobs/estimate"),
   ]);
   const ready = models
     .filter((m) => m.status === "ready")
@@ -29,15 +32,16 @@ export async function render(main, _params, query) {
   }
   // A gateway whose schema cannot be read gets the hyperparameters every version accepts.
   const offered = (group) => group.filter(([name]) => (known.size ? known.has(name) : group === TRAINING));
-  add(main, new JobForm(ready, usable, query.get("file"), offered).el);
+  const options = { offered, jobFields, canEstimate };
+  add(main, new JobForm(ready, usable, query.get("file"), options).el);
 }
 
 const field = (label, input, hint) =>
   h("label.field", {}, h("span", {}, label), input, hint ? h("small", {}, hint) : null);
 
 class JobForm {
-  constructor(models, files, fileId, offered) {
-    this.models = models;
+  constructor(models, files, fileId, { offered, jobFields, canEstimate }) {
+    this.jobFields = jobFields;
     const select = (id, items, value, label, optional) =>
       h(
         "select",
@@ -90,6 +94,17 @@ class JobForm {
       [0, 1, 2, 3].map((s) => h("option", { value: s, selected: s === 2 }, `ZeRO-${s}`)),
     );
     this.estimate = h("div", { id: "memory-estimate" });
+    this.estimator = canEstimate ? memoryEstimator(this.estimate) : () => {};
+    // One prompt a line; the seed's check asks the model who it is.
+    this.evalPrompts = h("textarea", { id: "eval_prompts", name: "eval_prompts", rows: 3 }, "你是谁");
+    this.autoDeploy = h("input", { id: "auto_deploy", name: "auto_deploy", type: "checkbox" });
+    this.alias = h("input", {
+      id: "alias",
+      name: "alias",
+      maxlength: 64,
+      placeholder: "e.g. prod",
+      pattern: "[a-z][a-z0-9_\\-]*",
+    });
     this.snippets = {
       json: codeBlock("JSON", { id: "request-json" }),
       curl: codeBlock("curl", { id: "request-curl" }),
@@ -139,7 +154,7 @@ class JobForm {
           {},
           field("Base model", this.model),
           field("Training file", this.trainingFile),
-          field("Validation file", this.validationFile, "optional: reports validation loss"),
+          field("Validation file", this.validationFile, "optional: scored at each checkpoint and at the end"),
           field("Suffix", this.suffix, "added to the new model's name"),
           field("Seed", this.seed, "makes the run reproducible"),
         ),
@@ -178,6 +193,7 @@ class JobForm {
         ),
         this.estimate,
       ),
+      this.afterTrainingCard(),
       card(
         "Review",
         h(
@@ -190,6 +206,35 @@ class JobForm {
       ),
       this.result,
       h("div.actions", {}, h("button.primary.big", { type: "submit", id: "submit-job" }, "Start fine-tune")),
+    );
+  }
+
+  /** The before/after prompts, auto_deploy and alias, where the gateway takes them. */
+  afterTrainingCard() {
+    const offered = (name) => this.jobFields.has(name);
+    if (!["eval_prompts", "auto_deploy", "alias"].some(offered)) return null;
+    return card(
+      "After training",
+      h(
+        "div.grid.three",
+        {},
+        offered("eval_prompts")
+          ? field(
+              "Before/after prompts",
+              this.evalPrompts,
+              "one a line: answered by the base and the new model",
+            )
+          : null,
+        offered("auto_deploy")
+          ? h(
+              "label.field",
+              {},
+              h("span", {}, "Deploy"),
+              h("span.check", {}, this.autoDeploy, " deploy the new model when the job succeeds"),
+            )
+          : null,
+        offered("alias") ? field("Alias", this.alias, "moved to the new model when the job succeeds") : null,
+      ),
     );
   }
 
@@ -214,28 +259,36 @@ class JobForm {
     if (this.suffix.value) body.suffix = this.suffix.value;
     if (this.seed.value !== "") body.seed = Number(this.seed.value);
     body.hyperparameters = hyperparameters;
+    const prompts = this.evalPrompts.value
+      .split("\n")
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (this.jobFields.has("eval_prompts") && prompts.length) body.eval_prompts = prompts;
+    if (this.autoDeploy.checked) body.auto_deploy = true;
+    if (this.alias.value) body.alias = this.alias.value;
     return body;
   }
 
   refresh() {
     this.loraFields.hidden = !this.lora.checked;
+    this.clearRefusal(); // it was about the form as it was
     const body = this.body();
-    const model = this.models.find((m) => m.id === this.model.value);
-    fill(
-      this.estimate,
-      model?.num_parameters ? memoryEstimate(model.num_parameters, body.hyperparameters) : null,
-    );
+    this.estimator(body);
     // Only the text changes, so a snippet the user opened stays open while they edit.
     this.snippets.json.set(JSON.stringify(body, null, 2));
     this.snippets.curl.set(curl("/v1/fine_tuning/jobs", body));
     this.snippets.python.set(pythonFineTune(body));
   }
 
+  clearRefusal() {
+    for (const el of this.el.querySelectorAll(".invalid")) el.classList.remove("invalid");
+    fill(this.result);
+  }
+
   async submit() {
     const button = this.el.querySelector("#submit-job");
     button.disabled = true;
-    for (const el of this.el.querySelectorAll(".invalid")) el.classList.remove("invalid");
-    fill(this.result);
+    this.clearRefusal();
     try {
       const job = await api("/v1/fine_tuning/jobs", { method: "POST", body: this.body() });
       location.hash = `#/jobs/${encodeURIComponent(job.id)}`;
