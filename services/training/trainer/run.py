@@ -20,6 +20,7 @@ import torch.distributed as dist
 from services.training.trainer.config import RunConfig
 from services.training.trainer.data import DataError, input_tokens, load_dataset, \
     model_inputs, rank_batches, steps_per_epoch
+from services.training.trainer.optim import adamw
 from services.training.trainer.report import Reporter
 from services.training.trainer.schedule import lr_multiplier, warmup_steps
 
@@ -118,7 +119,7 @@ class Trainer:
                                warmup_steps(self.total_steps, self.hp.warmup_ratio))
         self.engine, _, _, _ = deepspeed.initialize(
             model=model,
-            optimizer=self._optimizer(model),
+            optimizer=adamw(model, self.hp),
             lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor),
             config=str(self.cfg.deepspeed_config),
         )
@@ -149,17 +150,6 @@ class Trainer:
                           lora_dropout=self.hp.lora_dropout, task_type="CAUSAL_LM",
                           target_modules=targets if targets == "all-linear" else
                           targets.split(","))
-
-    def _optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer:
-        # No decay on biases and norm weights, as is usual for transformers.
-        params = [p for p in model.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in params if p.ndim >= 2], "weight_decay": self.hp.weight_decay},
-            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.hp.learning_rate,
-                                 betas=(self.hp.adam_beta1, self.hp.adam_beta2),
-                                 eps=self.hp.adam_epsilon)
 
     def train(self) -> None:
         """Every epoch, every batch, one optimizer step each; metrics and checkpoints on time."""
