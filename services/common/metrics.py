@@ -33,7 +33,8 @@ INFERENCE_TTFT = "tuneforge_inference_time_to_first_token_seconds"
 INFERENCE_RUNNING = "tuneforge_inference_requests_running"
 
 # Every job status of training.proto, so each has a series (0 included) from the start.
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+JOB_STATUSES = ("validating_files", "queued", "running", "paused", "succeeded", "failed",
+                "cancelled")
 
 
 def _counter(name: str, doc: str, labels: tuple[str, ...], registry) -> Counter:

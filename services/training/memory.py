@@ -119,6 +119,13 @@ def check(shape: ModelShape, hp: Hyperparameters, device_bytes: int, mixed_preci
         if alt.fits:
             return _with(est, f"it would fit with {label} (about "
                               f"{alt.per_device_bytes / GIB:.1f} GiB per device)")
+    if est.breakdown["activations"] > est.per_device_bytes / 2:
+        tokens = hp.micro_batch_size * hp.model_max_length
+        return _with(est, f"activations of {hp.micro_batch_size} examples x "
+                          f"{hp.model_max_length} tokens ({tokens:,} per device and micro "
+                          "batch) dominate: raise gradient_accumulation_steps or num_gpus "
+                          "(smaller micro batches), lower model_max_length, or set "
+                          "gradient_checkpointing=true")
     return _with(est, "no ZeRO stage or offload makes it fit on this many devices; raise "
                       "num_gpus, use LoRA (lora_r > 0) or lower model_max_length")
 

@@ -45,3 +45,11 @@ def test_a_job_that_does_not_fit_gets_the_cheapest_change_that_does():
     tiny = Hyperparameters(zero_stage=0, num_gpus=1, batch_size=1, model_max_length=64)
     hopeless = check(PAPER, tiny, 1 * GIB, mixed_precision=True, gpu=False)
     assert not hopeless.fits and "raise num_gpus, use LoRA" in hopeless.suggestion
+
+
+def test_activations_that_dominate_get_advice_about_the_micro_batch():
+    hp = Hyperparameters(zero_stage=3, num_gpus=1, batch_size=4096, model_max_length=2048)
+    est = check(PAPER, hp, 80 * GIB, mixed_precision=True, gpu=True)
+    assert not est.fits
+    assert "activations of 4096 examples x 2048 tokens" in est.suggestion
+    assert "raise gradient_accumulation_steps" in est.suggestion
