@@ -46,7 +46,7 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 test: model proto-check $(NODE_STAMP) browser-check
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q --durations=12 $(PYTEST_ARGS)
 
 test-fast: model
 	$(PY) -m pytest -q -m "not e2e" $(PYTEST_ARGS)

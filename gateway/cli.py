@@ -12,6 +12,7 @@ import sys
 from contextlib import AsyncExitStack
 
 from gateway.auth.keys import create_key
+from gateway.auth.revocations import announce
 from gateway.settings import GatewaySettings
 from gateway.store import DEFAULT_PROJECT, GatewayStore
 from services.common.errors import TuneForgeError
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     kc.add_argument("--name", default="")
     kl = keys.add_parser("list", help="list keys (never their secrets)")
     kl.add_argument("--project", default=None)
-    kr = keys.add_parser("revoke", help="revoke a key (running gateways stop accepting it within a second)")
+    kr = keys.add_parser("revoke", help="revoke a key at once")
     kr.add_argument("key_id")
     return p
 
@@ -57,7 +58,10 @@ async def _run(args, settings: GatewaySettings) -> None:
                     print(f"{k.id}\t{k.project_id}\t{k.prefix}…\t{k.name}\t{state}")
             case ("keys", "revoke"):
                 k = await store.revoke_key(args.key_id)
-                print(f"revoked {k.id}")
+                told = await announce(settings.nats_url, settings.events_subject_prefix,
+                                      k.sha256)
+                print(f"revoked {k.id}" + ("" if told else
+                                           " (running gateways refuse it within a second)"))
 
 
 def main(argv: list[str] | None = None, settings: GatewaySettings | None = None) -> int:

@@ -93,6 +93,6 @@ async def list_api_keys(
 
 @router.delete("/keys/{key_id}", response_model=KeyObject, summary="Revoke an API key")
 async def revoke_api_key(key_id: str, t: TenancyDep) -> KeyObject:
-    """Takes effect at once on this gateway: the next request with the key is refused (other
-    gateway replicas refuse it within a second)."""
+    """Takes effect at once on every gateway replica: the next request with the key is
+    refused."""
     return KeyObject.of(await t.auth.revoke(key_id))

@@ -4,7 +4,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.store import DEFAULT_PROJECT, ApiKey, GatewayStore
@@ -51,10 +51,10 @@ class Authenticator:
 
     A verified key is remembered for `ttl_s`, so a client's stream of requests costs one
     database query per `ttl_s` instead of one each (the query cost about 2 ms of the
-    gateway's CPU per request in bench/serve_bench.py). Revoking through this gateway
-    (`revoke`) forgets the key at once; a revocation made elsewhere, by another gateway
-    replica or the CLI, takes effect here within `ttl_s`. Unknown and revoked keys are never
-    remembered.
+    gateway's CPU per request in bench/serve_bench.py). Revoking (`revoke`, here or on another
+    replica, or with the CLI) forgets the key at once on every replica, told over NATS (see
+    revocations.py); `ttl_s` bounds the window should that message be lost. Unknown and
+    revoked keys are never remembered.
     """
 
     def __init__(self, store: GatewayStore, admin_key: str | None,
@@ -64,6 +64,7 @@ class Authenticator:
         self.ttl_s, self.clock = ttl_s, clock
         self._verified: dict[str, tuple[float, Principal]] = {}  # digest -> (until, who)
         self._revocations = 0  # a lookup that raced a revocation here is not remembered
+        self.announce: Callable[[str], Awaitable[None]] | None = None  # tells the replicas
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if self.admin_key is None:
@@ -96,9 +97,16 @@ class Authenticator:
         return who
 
     async def revoke(self, key_id: str) -> ApiKey:
-        """Revoke `key_id` in the store and refuse it here from the next request on."""
+        """Revoke `key_id` in the store and refuse it from the next request on: here, and on
+        the other replicas once `announce` (see revocations.py) has told them."""
         self._revocations += 1
         key = await self.store.revoke_key(key_id)
-        self._revocations += 1
-        self._verified.pop(key.sha256, None)
+        self.forget(key.sha256)
+        if self.announce is not None:
+            await self.announce(key.sha256)
         return key
+
+    def forget(self, sha256: str) -> None:
+        """Drop a remembered key (revoked here or on another replica)."""
+        self._revocations += 1
+        self._verified.pop(sha256, None)

@@ -7,6 +7,7 @@ from gateway.auth.guard import guard
 from gateway.auth.keys import Authenticator, Principal
 from gateway.auth.limits import KeyLimits
 from gateway.auth.ownership import Ownership
+from gateway.auth.revocations import open_revocations
 from gateway.settings import GatewaySettings
 from gateway.store import GatewayStore
 
@@ -29,7 +30,9 @@ class Tenancy:
         """Open the gateway database; `clients` are the raw stubs ownership checks use."""
         store = await GatewayStore.open(settings.db_url, stack)
         admin = settings.admin_key.get_secret_value() if settings.admin_key else None
-        return cls(settings, store, Authenticator(store, admin),
+        auth = Authenticator(store, admin)
+        await open_revocations(stack, settings.nats_url, settings.events_subject_prefix, auth)
+        return cls(settings, store, auth,
                    Ownership(store, clients.registry, clients.timeout),
                    KeyLimits(settings.rate_limit_per_minute,
                              settings.max_concurrent_generations))

@@ -1,5 +1,7 @@
 """API keys: admin API, Bearer auth in the OpenAI envelope, revocation at once."""
 
+import asyncio
+
 import pytest
 
 from tests.integration.gateway_stack import gateway
@@ -111,3 +113,22 @@ async def test_without_admin_key_on_loopback_auth_is_off(nats_url, event_prefix,
         r = await client.get("/v1/files")
 
     assert r.status_code == 200, r.text
+
+
+async def test_a_key_revoked_on_one_replica_is_refused_at_once_on_the_others(
+        nats_url, event_prefix, database_url):
+    async with gateway(nats_url, event_prefix, database_url, admin_key=ADMIN) as (a, _), \
+            gateway(nats_url, event_prefix, database_url, admin_key=ADMIN) as (b, _):
+        # B would remember a verified key for a minute: only the broadcast can make it forget.
+        b._transport.app.state.tenancy.auth.ttl_s = 60
+        created = await new_key(a, "team-a")
+        assert (await b.get("/v1/files", headers=bearer(created["key"]))).status_code == 200
+
+        assert (await a.delete(f"/v1/admin/keys/{created['id']}",
+                               headers=bearer(ADMIN))).status_code == 200
+        for _ in range(20):  # the message is on its way when the DELETE answers
+            after = await b.get("/v1/files", headers=bearer(created["key"]))
+            if after.status_code == 401:
+                break
+            await asyncio.sleep(0.05)
+        assert error(after) == (401, "unauthenticated", "authentication_error")
