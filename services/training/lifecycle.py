@@ -36,9 +36,11 @@ class Lifecycle:
         """Change the status if the job is in `from_status` (else None), log it, publish it."""
         if to_status in FINISHED:
             fields.setdefault("finished_at", now())
-        job = await self.store.transition(job_id, from_status, to_status, **fields)
+        job = await self.store.transition(job_id, from_status, to_status,
+                                          event=(message, level), **fields)
         if job is not None:
-            await self.record(job, message, level, **(event_fields or {}))
+            await self.announce(job, **(event_fields or {}))
+            log.info("job %s is %s", job.id, job.status)
         return job
 
     async def record(self, job: JobRecord, message: str, level: str = "info",

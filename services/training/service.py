@@ -20,6 +20,7 @@ from services.training.memory import Estimate, ModelShape, check, describe
 from services.training.multinode import ClusterSettings
 from services.training.multinode import problems as multinode_problems
 from services.training.runner import log_key
+from services.training.workspace import Workspace
 from services.training.store import (AgentRecord, CheckpointRecord, JobEventRecord, JobRecord,
                                      JobStore)
 from services.training.trainer.config import Hyperparameters
@@ -117,9 +118,7 @@ class TrainingService:
             return self.capacity
         return Capacity(
             max_ranks=max(a.max_ranks for a in agents),
-            device_memory=lambda ranks: max(a.gpu_memory_bytes or
-                                            a.host_memory_bytes // max(ranks, 1)
-                                            for a in agents),
+            device_memory=lambda ranks: max(a.hardware.device_memory(ranks) for a in agents),
             mixed_precision=any(a.bf16 for a in agents),
             gpu=any(a.cuda_devices for a in agents), cluster=self.capacity.cluster)
 
@@ -127,7 +126,7 @@ class TrainingService:
         """The last `tail_lines` lines of the ranks' log: this host's copy while it runs here,
         else the one kept in the artifact store when a run ended."""
         await self.get(job_id, "job_id")
-        local = self.work_root / job_id / "ranks.log" if self.work_root else None
+        local = Workspace(self.work_root / job_id).log_file if self.work_root else None
         if local is not None and local.is_file():
             text = await asyncio.to_thread(local.read_text, encoding="utf-8", errors="replace")
         else:
@@ -251,12 +250,11 @@ class TrainingService:
             if job.status not in CANCELLABLE:
                 raise TuneForgeError("conflict", f"Job {job_id} has status '{job.status}'; only "
                                      "queued, running or paused jobs can be cancelled.", "id")
-            moved = await self.store.transition(job_id, (job.status,), "cancelled",
-                                                finished_at=now(), estimated_finish=0)
+            moved = await self.lifecycle.move(job_id, (job.status,), "cancelled",
+                                              "The job was cancelled", estimated_finish=0)
             if moved is not None:
                 if job.status == "running":
                     await self.runner.stop(job_id)
-                await self.lifecycle.record(moved, "The job was cancelled")
                 return moved
         raise TuneForgeError("conflict", f"Job {job_id} changed status while being cancelled; "
                              "try again.", "id")
@@ -316,9 +314,10 @@ class TrainingService:
     async def watch_events(self, job_id: str, after: str = "") -> AsyncIterator[JobEventRecord]:
         """Events oldest first from `after`, then as they happen, until the job ends or pauses."""
         await self.get(job_id, "job_id")
-        quiet_since_end = 0
         while True:
-            job = await self.get(job_id, "job_id")  # read first: no event is missed at the end
+            # Status first: a status change and its event are written together, so once the
+            # job has ended, the events read after that include the last one.
+            job = await self.get(job_id, "job_id")
             batch = await self.store.events_after(job_id, after, 500)
             for event in batch:
                 yield event
@@ -326,8 +325,5 @@ class TrainingService:
                 after = batch[-1].id
                 continue
             if job.status in FINISHED or job.status == "paused":
-                # The status changes just before its event is written: one more look.
-                quiet_since_end += 1
-                if quiet_since_end > 1:
-                    return
+                return
             await asyncio.sleep(WATCH_POLL_S)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.ids import new_id, now
+from services.training.accelerator import Accelerator
 
 
 class Base(DeclarativeBase):
@@ -161,6 +162,11 @@ class AgentRecord:
     max_jobs: int
     running: list = field(default_factory=list)
 
+    @property
+    def hardware(self) -> Accelerator:
+        return Accelerator(self.cuda_devices, self.bf16, self.cpu_count, self.gpu_memory_bytes,
+                           self.host_memory_bytes)
+
 
 @dataclass
 class JobEventRecord:
@@ -200,14 +206,21 @@ class JobStore:
             return _job(row) if row else None
 
     async def transition(self, job_id: str, from_status: tuple[str, ...], to_status: str,
-                         **fields) -> JobRecord | None:
-        """Set the status (and fields) only if the job is in one of `from_status`: a claim."""
+                         event: tuple[str, str] | None = None, **fields) -> JobRecord | None:
+        """Set the status (and fields) only if the job is in one of `from_status`: a claim.
+
+        `event` (message, level) is added to the job's events in the same transaction, so a
+        reader never sees the new status without the event that tells of it.
+        """
         async with self.sessions() as s, s.begin():
             result = await s.execute(
                 update(JobRow)
                 .where(JobRow.id == job_id, JobRow.status.in_(from_status))
                 .values(status=to_status, **fields)
             )
+            if result.rowcount == 1 and event is not None:
+                s.add(JobEventRow(**asdict(JobEventRecord(
+                    new_id("ftevent"), job_id, now(), event[1], "message", event[0]))))
         return await self.get(job_id) if result.rowcount == 1 else None
 
     async def update(self, job_id: str, **fields) -> None:

@@ -179,10 +179,11 @@ class Trainer:
                                          self.trained_tokens, self._train_seconds())
                 if step % self.hp.logging_steps == 0 or step == self.total_steps:
                     self._log_metrics(step, epoch + (index + 1) / len(batches), learning_rate)
+                due = self._save_due(step, done)
                 if self.pause_requested and step < self.total_steps:
-                    self.checkpoint(export=False)
+                    self.checkpoint(export=due)  # a checkpoint due now is still deployable
                     raise Paused(step)
-                if self._save_due(step, done) and step < self.total_steps:
+                if due and step < self.total_steps:
                     self.checkpoint(export=True)
 
     def _save_due(self, step: int, end_of_epoch: bool) -> bool:
